@@ -1,0 +1,158 @@
+"""Serving: hold the current model in memory, refresh it cheaply, and turn observations into forecasts.
+
+The model is loaded once per container (at cold start) and kept in a module-level ``Predictor``; a warm
+container only re-reads the small pointer, at most every ``refresh_seconds``, with a conditional GET.
+A new or broken artifact never replaces a good model that is already serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bikecast import artifact, features
+from bikecast.features import RangeWarning
+from bikecast.registry import ModelRegistry, PointerInvalid
+from bikecast.store import S3Store, StoreError
+
+log = logging.getLogger(__name__)
+
+MAX_WARNINGS = 100
+
+
+class ModelUnavailable(Exception):
+    """No model can serve: the reason is safe to show to clients."""
+
+
+class BatchTooLarge(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    bucket: str
+    prefix: str = "models/"
+    max_batch_rows: int = 10_000
+    refresh_seconds: float = 60.0
+    retry_seconds: float = 5.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        return cls(
+            bucket=env.get("MODEL_BUCKET", ""),
+            prefix=env.get("MODEL_PREFIX", "models/"),
+            max_batch_rows=int(env.get("MAX_BATCH_ROWS", "10000")),
+            refresh_seconds=float(env.get("MODEL_REFRESH_SECONDS", "60")),
+            retry_seconds=float(env.get("MODEL_RETRY_SECONDS", "5")),
+        )
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    version: str
+    manifest: dict[str, Any]
+    pipeline: Any
+
+    @property
+    def feature_step(self) -> features.BikeFeatures:
+        step: features.BikeFeatures = self.pipeline.named_steps["features"]
+        return step
+
+
+@dataclass(frozen=True)
+class Forecast:
+    predictions: list[int]
+    model_version: str
+    warnings: list[RangeWarning] = field(default_factory=list)
+    more_warnings: int = 0
+
+
+def to_rentals(raw: np.ndarray[Any, Any]) -> list[int]:
+    """Whole, non-negative rental counts; a model that returns NaN or inf is a server fault, not a forecast."""
+    if not np.all(np.isfinite(raw)):
+        raise ModelUnavailable("the model returned a non-finite forecast")
+    return np.rint(np.clip(raw, 0, None)).astype(np.int64).tolist()  # type: ignore[no-any-return]
+
+
+def load_version(registry: ModelRegistry, version: str) -> ServingModel:
+    manifest = registry.manifest(version)
+    pipeline = artifact.load_model(registry.model_file(version), manifest)
+    return ServingModel(version, manifest, pipeline)
+
+
+class Predictor:
+    """The warm model of one container."""
+
+    def __init__(
+        self, registry: ModelRegistry, settings: Settings, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.registry = registry
+        self.settings = settings
+        self.clock = clock
+        self.model: ServingModel | None = None
+        self.problem: str | None = "model not loaded yet"
+        self._pointer_etag: str | None = None
+        self._checked_at = float("-inf")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Predictor:
+        return cls(ModelRegistry(S3Store(settings.bucket), settings.prefix), settings)
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Load the pointed-to model if the pointer moved. Never raises: failures keep the last good model."""
+        interval = self.settings.refresh_seconds if self.model else self.settings.retry_seconds
+        now = self.clock()
+        if not force and now - self._checked_at < interval:
+            return
+        self._checked_at = now
+        if not self.settings.bucket:
+            self.problem = "MODEL_BUCKET is not configured"
+            return
+        try:
+            pointer = self.registry.current_if_changed(self._pointer_etag if self.model else None)
+            if pointer is None:
+                return  # unchanged
+            if pointer.version == (self.model.version if self.model else None):
+                self._pointer_etag = pointer.etag
+                return
+            model = load_version(self.registry, pointer.version)
+        except (StoreError, PointerInvalid, artifact.ArtifactInvalid, ValueError) as error:
+            self._keep_serving(f"{type(error).__name__}: {error}")
+            return
+        except Exception as error:  # unpickling can raise anything; never let it take the container down
+            log.exception("model load failed")
+            self._keep_serving(f"{type(error).__name__} while loading the model")
+            return
+        previous = self.model.version if self.model else None
+        self.model, self._pointer_etag, self.problem = model, pointer.etag, None
+        log.info("model loaded", extra={"model_version": model.version, "previous_version": previous})
+
+    def _keep_serving(self, reason: str) -> None:
+        if self.model:
+            log.warning("model refresh failed; still serving the last good model",
+                        extra={"reason": reason, "model_version": self.model.version})  # fmt: skip
+        else:
+            log.error("no model could be loaded", extra={"reason": reason})
+            self.problem = "no model could be loaded from the model bucket"
+
+    def current(self) -> ServingModel:
+        self.refresh()
+        if self.model is None:
+            raise ModelUnavailable(self.problem or "no model loaded")
+        return self.model
+
+    def predict(self, rows: Sequence[features.Observation]) -> Forecast:
+        if len(rows) > self.settings.max_batch_rows:
+            raise BatchTooLarge(f"{len(rows)} rows exceed the limit of {self.settings.max_batch_rows} per request")
+        model = self.current()
+        batch = features.batch_from_observations(rows)
+        predictions = to_rentals(model.pipeline.predict(batch))
+        warnings = model.feature_step.out_of_range(batch)
+        return Forecast(predictions, model.version, warnings[:MAX_WARNINGS], max(0, len(warnings) - MAX_WARNINGS))

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Build, offline, the Lambda base image that `sam local` expects for runtime python3.13, when it cannot be pulled.
+# Debian trixie ships Python 3.13 and glibc 2.41 (>= Amazon Linux 2023's 2.34, so the same manylinux_2_28 wheels
+# load); the AWS runtime interface client (awslambdaric) comes from PyPI. SAM adds its own RIE on top.
+set -euo pipefail
+image="${LAMBDA_BASE_IMAGE:-public.ecr.aws/lambda/python:3.13-x86_64}"
+here=$(cd "$(dirname "$0")" && pwd)
+state="${BIKECAST_STATE_DIR:-$here/../.local}"
+
+if docker image inspect "$image" >/dev/null 2>&1; then
+  echo "[image] $image already present"
+  exit 0
+fi
+if [ "${BIKECAST_TRY_PULL:-0}" = 1 ] && docker pull "$image" >/dev/null 2>&1; then
+  echo "[image] pulled $image"
+  exit 0
+fi
+
+mirror="${DEBIAN_MIRROR:-$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}"
+mirror="${mirror:-http://deb.debian.org/debian}"
+rootfs="$state/lambda-rootfs"
+rm -rf "$rootfs"
+mkdir -p "$rootfs"
+echo "[image] debootstrap trixie (python3.13) from $mirror — about a minute"
+debootstrap --variant=minbase --include=python3,ca-certificates trixie "$rootfs" "$mirror" >"$state/debootstrap.log" 2>&1 \
+  || { echo "[image] debootstrap failed; see $state/debootstrap.log" >&2; exit 1; }
+
+echo "[image] installing awslambdaric into /var/runtime"
+mkdir -p "$rootfs/var/runtime" "$rootfs/var/task" "$rootfs/opt"
+python3.13 -m pip install --quiet --no-compile --target "$rootfs/var/runtime" \
+  --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 --implementation cp --python-version 3.13 \
+  --only-binary=:all: awslambdaric
+cat >"$rootfs/var/runtime/bootstrap" <<'BOOT'
+#!/bin/sh
+export PYTHONPATH=/var/task:/opt/python:/var/runtime${PYTHONPATH:+:$PYTHONPATH}
+exec /usr/bin/python3 -m awslambdaric "${_HANDLER:-$AWS_LAMBDA_FUNCTION_HANDLER}"
+BOOT
+chmod +x "$rootfs/var/runtime/bootstrap"
+rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+
+echo "[image] importing as $image"
+tar -C "$rootfs" -c . | docker import \
+  --change 'ENV LAMBDA_TASK_ROOT=/var/task' \
+  --change 'ENV LAMBDA_RUNTIME_DIR=/var/runtime' \
+  --change 'WORKDIR /var/task' \
+  --change 'ENTRYPOINT ["/var/runtime/bootstrap"]' - "$image" >/dev/null
+rm -rf "$rootfs"
+echo "[image] built $image"

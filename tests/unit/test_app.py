@@ -1,0 +1,140 @@
+"""The predict handler, in process, against moto's in-memory S3 and the sample events in events/."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from bikecast.registry import ModelRegistry
+from bikecast.store import S3Store
+from tests.conftest import BUCKET, FakeLambdaContext, load_event
+from training import publish
+
+SEED_ACTUAL = {"0": 985, "1": 801, "2": 1349}
+
+
+def fresh_app() -> ModuleType:
+    """Import the handler as a cold start would: module globals, model load and all."""
+    sys.modules.pop("app", None)
+    return importlib.import_module("app")
+
+
+@pytest.fixture
+def s3(aws_env: None, powertools_env: None) -> Iterator[S3Store]:
+    with mock_aws():
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        yield S3Store(BUCKET)
+
+
+@pytest.fixture
+def published(s3: S3Store, built_artifact: publish.Artifact) -> publish.Artifact:
+    publish.publish(built_artifact, ModelRegistry(s3), progress=lambda _: None)
+    return built_artifact
+
+
+@pytest.fixture
+def app(published: publish.Artifact) -> ModuleType:
+    return fresh_app()
+
+
+def call(app: ModuleType, event: dict[str, Any], context: FakeLambdaContext) -> tuple[int, dict[str, Any], Any]:
+    response = app.lambda_handler(event, context)
+    headers = dict(response.get("headers") or {})
+    headers.update({name: values[-1] for name, values in (response.get("multiValueHeaders") or {}).items()})
+    return response["statusCode"], headers, json.loads(response["body"])
+
+
+def test_seed_request_gets_the_article_contract(app: ModuleType, lambda_context: FakeLambdaContext) -> None:
+    status, headers, body = call(app, load_event("makecalc-seed"), lambda_context)
+    assert status == 200
+    assert list(body) == ["0", "1", "2"]
+    for key, actual in SEED_ACTUAL.items():
+        assert isinstance(body[key], int)
+        assert body[key] > 0
+        assert abs(body[key] - actual) <= 0.35 * actual, (key, body[key], actual)
+    assert headers["X-Model-Version"]
+
+
+def test_predict_batch_returns_counts_version_and_range_warnings(
+    app: ModuleType, published: publish.Artifact, lambda_context: FakeLambdaContext
+) -> None:
+    status, _, body = call(app, load_event("predict-batch"), lambda_context)
+    assert status == 200
+    assert len(body["predictions"]) == 4
+    assert all(isinstance(p, int) and p >= 0 for p in body["predictions"])
+    assert body["model_version"] == published.version
+    # row 3 is in 2013: yr=2 and its date lie outside what training saw, and the answer says so
+    assert any(w.startswith("instances[3]: yr=2 is outside") for w in body["warnings"])
+    assert any(w.startswith("instances[3]: dteday=2013-06-01 is outside") for w in body["warnings"])
+    assert not any(w.startswith("instances[0]") for w in body["warnings"])
+
+
+def test_out_of_range_value_is_forecast_with_a_warning(app: ModuleType, lambda_context: FakeLambdaContext) -> None:
+    event = load_event("predict-single")
+    row = json.loads(event["body"])["instances"][0] | {"windspeed": 2000}
+    event["body"] = json.dumps({"instances": [row]})
+    status, _, body = call(app, event, lambda_context)
+    assert status == 200
+    assert len(body["predictions"]) == 1
+    assert body["warnings"] == [
+        "instances[0]: windspeed=2000 is outside the range seen in training [0.022392, 0.507463]; "
+        "the forecast is an extrapolation"
+    ]
+
+
+def test_missing_calendar_fields_are_derived_from_the_date(app: ModuleType, lambda_context: FakeLambdaContext) -> None:
+    full = json.loads(load_event("predict-single")["body"])["instances"][0]
+    weather_only = {k: full[k] for k in ("dteday", "weathersit", "temp", "atemp", "hum", "windspeed")}
+    event = load_event("predict-single")
+    event["body"] = json.dumps({"instances": [full, weather_only]})
+    status, _, body = call(app, event, lambda_context)
+    assert status == 200
+    assert body["predictions"][0] == body["predictions"][1]
+
+
+@pytest.mark.parametrize("name", sorted(json.loads((load_event.__globals__["EVENTS"] / "bad-requests.expected.json").read_text())))
+def test_bad_requests_get_a_4xx_naming_the_field(app: ModuleType, lambda_context: FakeLambdaContext, name: str) -> None:
+    expected_field = json.loads((load_event.__globals__["EVENTS"] / "bad-requests.expected.json").read_text())[name]
+    status, _, body = call(app, load_event(name), lambda_context)
+    assert 400 <= status < 500, body
+    assert body["error"] in ("invalid_request", "unsupported_media_type")
+    assert expected_field in [d["field"] for d in body["details"]], body
+    assert "Traceback" not in json.dumps(body)
+
+
+def test_batch_over_the_limit_is_413(app: ModuleType, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    row = json.loads(load_event("predict-single")["body"])["instances"][0]
+    event = load_event("predict-single")
+    event["body"] = json.dumps({"instances": [row] * (app.settings.max_batch_rows + 1)})
+    status, _, body = call(app, event, lambda_context)
+    assert status == 413
+    assert body["details"][0]["field"] == "instances"
+
+
+def test_health_and_model_report_the_version(app: ModuleType, published: publish.Artifact, lambda_context: FakeLambdaContext) -> None:
+    status, _, health = call(app, load_event("health"), lambda_context)
+    assert (status, health["status"], health["model_version"]) == (200, "ok", published.version)
+    status, _, manifest = call(app, load_event("model"), lambda_context)
+    assert status == 200
+    assert manifest["version"] == published.version
+    assert set(manifest["metrics"]) == {"chronological", "random_80_20"}
+    assert "source" not in manifest["training_data"]
+
+
+def test_without_a_model_predict_is_503_and_health_says_why(s3: S3Store, lambda_context: FakeLambdaContext) -> None:
+    app = fresh_app()  # bucket exists, nothing published
+    status, _, body = call(app, load_event("makecalc-seed"), lambda_context)
+    assert status == 503
+    assert body["error"] == "model_unavailable"
+    status, _, health = call(app, load_event("health"), lambda_context)
+    assert status == 503
+    assert health["status"] == "unavailable"
+    assert health["reason"]
