@@ -7,9 +7,14 @@ image="${LAMBDA_BASE_IMAGE:-public.ecr.aws/lambda/python:3.13-x86_64}"
 here=$(cd "$(dirname "$0")" && pwd)
 state="${BIKECAST_STATE_DIR:-$here/../.local}"
 
+recipe=2  # bump when this recipe changes, so an older local build is replaced
 if docker image inspect "$image" >/dev/null 2>&1; then
-  echo "[image] $image already present"
-  exit 0
+  built=$(docker image inspect -f '{{ with .Config.Labels }}{{ index . "bikecast.recipe" }}{{ end }}' "$image")
+  # No label at all: the official image, pulled on a machine with a registry.
+  if [ "$built" = "$recipe" ] || [ -z "$built" -a "${BIKECAST_KEEP_UNLABELLED:-1}" = 1 ]; then
+    echo "[image] $image already present"
+    exit 0
+  fi
 fi
 if [ "${BIKECAST_TRY_PULL:-0}" = 1 ] && docker pull "$image" >/dev/null 2>&1; then
   echo "[image] pulled $image"
@@ -25,11 +30,12 @@ echo "[image] debootstrap trixie (python3.13) from $mirror — about a minute"
 debootstrap --variant=minbase --include=python3,ca-certificates trixie "$rootfs" "$mirror" >"$state/debootstrap.log" 2>&1 \
   || { echo "[image] debootstrap failed; see $state/debootstrap.log" >&2; exit 1; }
 
-echo "[image] installing awslambdaric into /var/runtime"
+# The real runtime ships boto3 in /var/runtime; so does this one.
+echo "[image] installing awslambdaric and boto3 into /var/runtime"
 mkdir -p "$rootfs/var/runtime" "$rootfs/var/task" "$rootfs/opt"
 python3.13 -m pip install --quiet --no-compile --target "$rootfs/var/runtime" \
   --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 --implementation cp --python-version 3.13 \
-  --only-binary=:all: awslambdaric
+  --only-binary=:all: awslambdaric boto3
 cat >"$rootfs/var/runtime/bootstrap" <<'BOOT'
 #!/bin/sh
 export PYTHONPATH=/var/task:/opt/python:/var/runtime${PYTHONPATH:+:$PYTHONPATH}
@@ -43,6 +49,7 @@ tar -C "$rootfs" -c . | docker import \
   --change 'ENV LAMBDA_TASK_ROOT=/var/task' \
   --change 'ENV LAMBDA_RUNTIME_DIR=/var/runtime' \
   --change 'WORKDIR /var/task' \
-  --change 'ENTRYPOINT ["/var/runtime/bootstrap"]' - "$image" >/dev/null
+  --change 'ENTRYPOINT ["/var/runtime/bootstrap"]' \
+  --change "LABEL bikecast.recipe=$recipe" - "$image" >/dev/null
 rm -rf "$rootfs"
 echo "[image] built $image"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ def built_artifact(training_data: data.TrainingData) -> publish.Artifact:
 
 
 @pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials, so nothing can reach a real account even by mistake."""
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -43,7 +42,8 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    yield
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    monkeypatch.delenv("S3_ENDPOINT_URL", raising=False)
 
 
 class FakeLambdaContext:

@@ -76,7 +76,9 @@ def markdown(manifest: dict[str, Any]) -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for name, spec in manifest["input_schema"].items():
-        lines.append(f"| {name} | {spec['type']} | {'yes' if spec['required'] else 'no'} | {spec['min']} | {spec['max']} |")
+        lines.append(
+            f"| {name} | {spec['type']} | {'yes' if spec['required'] else 'no'} | {spec['min']} | {spec['max']} |"
+        )
     lines += [
         "",
         "## Limits",

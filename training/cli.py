@@ -32,13 +32,20 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train, evaluate and publish a model artifact")
-    train.add_argument("--data", default=str(data.DEFAULT_DATA),
-                       help="day.csv-shaped training data: a path or s3://bucket/key (default: %(default)s)")  # fmt: skip
+    train.add_argument(
+        "--data",
+        default=str(data.DEFAULT_DATA),
+        help="day.csv-shaped training data: a path or s3://bucket/key (default: %(default)s)",
+    )
     train.add_argument("--sha256", help="expected sha256 of the data (default: from a README.md beside the file)")
-    train.add_argument("--bucket", default=DEFAULT_BUCKET, help="model bucket (default: %(default)s, env MODEL_BUCKET)")
+    train.add_argument("--bucket", default=DEFAULT_BUCKET, help="model bucket (default: %(default)s)")
     train.add_argument("--prefix", default=DEFAULT_PREFIX, help="key prefix of models (default: %(default)s)")
-    train.add_argument("--output-dir", type=Path, default=Path("build/models"),
-                       help="also keep a local copy of the artifact here (default: %(default)s)")  # fmt: skip
+    train.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path("build/models"),
+        help="also keep a local copy of the artifact here (default: %(default)s)",
+    )
     train.add_argument("--no-publish", action="store_true", help="build the artifact locally only")
     train.add_argument("--create-bucket", action="store_true", help="create the bucket if missing (local emulation)")
     return root

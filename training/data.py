@@ -122,4 +122,3 @@ def load(source: str, sha256: str | None = None) -> TrainingData:
     except UnicodeDecodeError as error:
         raise DataRejected(source, [f"not UTF-8 text (byte {error.start})"]) from None
     return TrainingData(source, actual, parse_rows(text, source))
-

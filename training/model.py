@@ -14,15 +14,25 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from bikecast.features import BikeFeatures, Batch, day_of_year
+from bikecast.features import Batch, BikeFeatures, day_of_year
 
 RANDOM_STATE = 42
 CHRONOLOGICAL_CUTOFF = dt.date(2012, 9, 1)
 CHRONOLOGICAL_END = dt.date(2012, 12, 31)
 SEED_FEATURES = (
-    "instant", "season", "yr", "holiday", "weekday", "workingday",
-    "weathersit", "temp", "atemp", "hum", "windspeed", "dayofyear",
-)  # fmt: skip
+    "instant",
+    "season",
+    "yr",
+    "holiday",
+    "weekday",
+    "workingday",
+    "weathersit",
+    "temp",
+    "atemp",
+    "hum",
+    "windspeed",
+    "dayofyear",
+)
 
 # Chosen on both holdouts against RandomForest, GradientBoosting, ExtraTrees and a Poisson loss; small leaves
 # and regularisation matter with only ~600 training days.
@@ -65,8 +75,14 @@ def splits(days: NDArray[np.int64]) -> list[Split]:
     random_train, random_test = train_test_split(np.arange(len(days)), test_size=0.2, random_state=RANDOM_STATE)
     found = []
     if len(chrono_train) and len(chrono_test):
-        found.append(Split("chronological", f"train before {CHRONOLOGICAL_CUTOFF}, test "
-                           f"{CHRONOLOGICAL_CUTOFF}..{CHRONOLOGICAL_END}", chrono_train, chrono_test))  # fmt: skip
+        found.append(
+            Split(
+                "chronological",
+                f"train before {CHRONOLOGICAL_CUTOFF}, test {CHRONOLOGICAL_CUTOFF}..{CHRONOLOGICAL_END}",
+                chrono_train,
+                chrono_test,
+            )
+        )
     found.append(Split("random_80_20", f"random 80/20, random_state={RANDOM_STATE}", random_train, random_test))
     return found
 
@@ -101,8 +117,9 @@ class Evaluation:
         }
 
 
-def evaluate(batch: Batch, target: NDArray[np.float64], split: Split,
-             make_model: Callable[[], Pipeline] = build_pipeline) -> Evaluation:  # fmt: skip
+def evaluate(
+    batch: Batch, target: NDArray[np.float64], split: Split, make_model: Callable[[], Pipeline] = build_pipeline
+) -> Evaluation:
     train, test = subset(batch, split.train), subset(batch, split.test)
     predicted = make_model().fit(train, target[split.train]).predict(test)
     baseline = build_baseline().fit(seed_matrix(train), target[split.train]).predict(seed_matrix(test))

@@ -38,7 +38,10 @@ def input_schema(batch: features.Batch) -> dict[str, dict[str, Any]]:
     for name in features.INPUT_FIELDS:
         low, high = batch[name].min(), batch[name].max()
         if name == "dteday":
-            shown: tuple[Any, Any] = (dt.date.fromordinal(int(low)).isoformat(), dt.date.fromordinal(int(high)).isoformat())
+            shown: tuple[Any, Any] = (
+                dt.date.fromordinal(int(low)).isoformat(),
+                dt.date.fromordinal(int(high)).isoformat(),
+            )
         else:
             shown = (float(low), float(high)) if FIELD_TYPES.get(name) == "number" else (int(low), int(high))
         schema[name] = {

@@ -100,7 +100,9 @@ def test_missing_calendar_fields_are_derived_from_the_date(app: ModuleType, lamb
     assert body["predictions"][0] == body["predictions"][1]
 
 
-@pytest.mark.parametrize("name", sorted(json.loads((load_event.__globals__["EVENTS"] / "bad-requests.expected.json").read_text())))
+@pytest.mark.parametrize(
+    "name", sorted(json.loads((load_event.__globals__["EVENTS"] / "bad-requests.expected.json").read_text()))
+)
 def test_bad_requests_get_a_4xx_naming_the_field(app: ModuleType, lambda_context: FakeLambdaContext, name: str) -> None:
     expected_field = json.loads((load_event.__globals__["EVENTS"] / "bad-requests.expected.json").read_text())[name]
     status, _, body = call(app, load_event(name), lambda_context)
@@ -110,7 +112,9 @@ def test_bad_requests_get_a_4xx_naming_the_field(app: ModuleType, lambda_context
     assert "Traceback" not in json.dumps(body)
 
 
-def test_batch_over_the_limit_is_413(app: ModuleType, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_batch_over_the_limit_is_413(
+    app: ModuleType, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
     row = json.loads(load_event("predict-single")["body"])["instances"][0]
     event = load_event("predict-single")
     event["body"] = json.dumps({"instances": [row] * (app.settings.max_batch_rows + 1)})
@@ -119,7 +123,9 @@ def test_batch_over_the_limit_is_413(app: ModuleType, lambda_context: FakeLambda
     assert body["details"][0]["field"] == "instances"
 
 
-def test_health_and_model_report_the_version(app: ModuleType, published: publish.Artifact, lambda_context: FakeLambdaContext) -> None:
+def test_health_and_model_report_the_version(
+    app: ModuleType, published: publish.Artifact, lambda_context: FakeLambdaContext
+) -> None:
     status, _, health = call(app, load_event("health"), lambda_context)
     assert (status, health["status"], health["model_version"]) == (200, "ok", published.version)
     status, _, manifest = call(app, load_event("model"), lambda_context)

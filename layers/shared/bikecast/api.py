@@ -18,9 +18,7 @@ def ok(body: Any, model_version: str) -> Response[Any]:
 
 
 def error(status: int, code: str, message: str, details: Iterable[tuple[str, str]] = ()) -> Response[Any]:
-    body = ErrorResponse(
-        error=code, message=message, details=[ErrorDetail(field=f, problem=p) for f, p in details]
-    )
+    body = ErrorResponse(error=code, message=message, details=[ErrorDetail(field=f, problem=p) for f, p in details])
     return Response(status, content_types.APPLICATION_JSON, body.model_dump())
 
 
@@ -50,7 +48,9 @@ def validation_error(errors: Sequence[Mapping[str, Any]]) -> Response[Any]:
         details.append((name, problem(item)))
     unsupported = any(item.get("type") == "unsupported_content_type" for item in errors)
     status, code = (415, "unsupported_media_type") if unsupported else (422, "invalid_request")
-    summary = "; ".join(f"{f}: {p}" for f, p in details[:5]) + (f"; and {len(details) - 5} more" if len(details) > 5 else "")
+    summary = "; ".join(f"{f}: {p}" for f, p in details[:5]) + (
+        f"; and {len(details) - 5} more" if len(details) > 5 else ""
+    )
     return error(status, code, summary, details)
 
 

@@ -136,8 +136,10 @@ class Predictor:
 
     def _keep_serving(self, reason: str) -> None:
         if self.model:
-            log.warning("model refresh failed; still serving the last good model",
-                        extra={"reason": reason, "model_version": self.model.version})  # fmt: skip
+            log.warning(
+                "model refresh failed; still serving the last good model",
+                extra={"reason": reason, "model_version": self.model.version},
+            )
         else:
             log.error("no model could be loaded", extra={"reason": reason})
             self.problem = "no model could be loaded from the model bucket"

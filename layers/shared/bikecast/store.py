@@ -1,11 +1,13 @@
 """The only module that talks to S3.
 
-A real bucket or moto_server: boto3 honours ``AWS_ENDPOINT_URL_S3``. Timeouts and retries are set so that a slow
+A real bucket or moto_server: boto3 honours ``AWS_ENDPOINT_URL_S3``, and ``S3_ENDPOINT_URL`` (the name the SAM
+template declares, so ``sam local`` can set it) does the same. Timeouts and retries are set so that a slow
 or unreachable S3 costs an invocation a few seconds at most, never its whole budget.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +51,7 @@ def make_client() -> S3Client:
     from botocore.config import Config
 
     config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
-    return boto3.client("s3", config=config)
+    return boto3.client("s3", config=config, endpoint_url=os.environ.get("S3_ENDPOINT_URL") or None)
 
 
 class S3Store:
@@ -84,8 +86,12 @@ class S3Store:
         try:
             self._call(
                 self.client.put_object,
-                Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, IfNoneMatch="*",
-            )  # fmt: skip
+                Bucket=self.bucket,
+                Key=key,
+                Body=body,
+                ContentType=content_type,
+                IfNoneMatch="*",
+            )
         except PreconditionFailed:
             raise ObjectExists(f"s3://{self.bucket}/{key} exists and is never overwritten") from None
 
