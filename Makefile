@@ -9,10 +9,11 @@ export PYENV_VERSION := $(PYTHON_VERSION)
 
 .PHONY: setup emulation demo test test-unit lint typecheck check build validate bench clean down
 
-$(VENV)/.installed: requirements-dev.txt
+$(VENV)/.installed: requirements-dev.txt pyproject.toml
 	@command -v python$(basename $(PYTHON_VERSION)) >/dev/null || { echo "python$(basename $(PYTHON_VERSION)) not found (pyenv install $(PYTHON_VERSION))"; exit 1; }
 	python$(basename $(PYTHON_VERSION)) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 .venv-sam/.installed: requirements-sam.txt

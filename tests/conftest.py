@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +72,20 @@ def powertools_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_DEV", "false")
     monkeypatch.setenv("MODEL_BUCKET", BUCKET)
     monkeypatch.setenv("MODEL_PREFIX", "models/")
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """moto_server over real HTTP on this machine, for integration and end-to-end tests."""
+    import sam_local
+
+    with sam_local.moto_server() as url:
+        yield url
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip on a developer machine without the prerequisite; in CI the test must run, so fail instead."""
+    if not condition:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run this test: {reason}")
+        pytest.skip(reason)

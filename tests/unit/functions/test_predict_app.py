@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from bikecast.registry import ModelRegistry
 from bikecast.store import S3Store
-from tests.conftest import BUCKET, FakeLambdaContext, load_event
+from tests.conftest import BUCKET, EVENTS, FakeLambdaContext, load_event
 from training import publish
 
 SEED_ACTUAL = {"0": 985, "1": 801, "2": 1349}
@@ -100,11 +100,9 @@ def test_missing_calendar_fields_are_derived_from_the_date(app: ModuleType, lamb
     assert body["predictions"][0] == body["predictions"][1]
 
 
-@pytest.mark.parametrize(
-    "name", sorted(json.loads((load_event.__globals__["EVENTS"] / "bad-requests.expected.json").read_text()))
-)
+@pytest.mark.parametrize("name", sorted(json.loads((EVENTS / "bad-requests.expected.json").read_text())))
 def test_bad_requests_get_a_4xx_naming_the_field(app: ModuleType, lambda_context: FakeLambdaContext, name: str) -> None:
-    expected_field = json.loads((load_event.__globals__["EVENTS"] / "bad-requests.expected.json").read_text())[name]
+    expected_field = json.loads((EVENTS / "bad-requests.expected.json").read_text())[name]
     status, _, body = call(app, load_event(name), lambda_context)
     assert 400 <= status < 500, body
     assert body["error"] in ("invalid_request", "unsupported_media_type")

@@ -1,0 +1,104 @@
+"""End to end through SAM CLI: `sam build`, `sam local invoke` and `sam local start-api` in Docker, against a model
+trained here and published into moto_server. Needs Docker and the Lambda base image (`make emulation`)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import sam_local
+
+from bikecast.registry import ModelRegistry
+from bikecast.store import S3Store
+from tests.conftest import EVENTS, load_event, require
+from training import publish
+
+pytestmark = pytest.mark.e2e
+BUCKET = "e2e-models"
+SEED_ACTUAL = {"0": 985, "1": 801, "2": 1349}
+
+
+def docker_ready() -> bool:
+    if not shutil.which("docker"):
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+
+
+@pytest.fixture(scope="module")
+def local_stack(moto_url: str, built_artifact: publish.Artifact, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A built SAM application and an env file pointing its function at a published model in moto_server."""
+    require(Path(sam_local.SAM).exists(), f"SAM CLI not installed at {sam_local.SAM} (make setup)")
+    require(docker_ready(), "Docker engine not running (make emulation)")
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in sam_local.FAKE_AWS.items():
+            patch.setenv(name, value)
+        patch.setenv("AWS_ENDPOINT_URL_S3", moto_url)
+        store = S3Store(BUCKET)
+        store.ensure_bucket()
+        publish.publish(built_artifact, ModelRegistry(store), progress=lambda _: None)
+    sam_local.build()
+    return sam_local.env_file(BUCKET, moto_url, tmp_path_factory.mktemp("sam") / "env.json")
+
+
+@pytest.fixture(scope="module")
+def api(local_stack: Path) -> Iterator[str]:
+    with sam_local.start_api(local_stack) as url:
+        yield url
+
+
+def assert_seed_answer(body: dict[str, int]) -> None:
+    assert list(body) == ["0", "1", "2"]
+    for key, actual in SEED_ACTUAL.items():
+        assert isinstance(body[key], int)
+        assert body[key] > 0
+        assert abs(body[key] - actual) <= 0.35 * actual, (key, body[key], actual)
+
+
+def test_invoke_answers_the_seed_event(local_stack: Path, built_artifact: publish.Artifact) -> None:
+    answer = sam_local.invoke("PredictFunction", EVENTS / "makecalc-seed.json", local_stack)
+    assert answer["statusCode"] == 200
+    assert answer["multiValueHeaders"]["X-Model-Version"] == [built_artifact.version]
+    assert_seed_answer(json.loads(answer["body"]))
+
+
+def test_invoke_answers_a_bad_event_with_422(local_stack: Path) -> None:
+    answer = sam_local.invoke("PredictFunction", EVENTS / "bad-weathersit.json", local_stack)
+    assert answer["statusCode"] == 422
+    assert json.loads(answer["body"])["details"][0]["field"] == "instances[0].weathersit"
+
+
+def test_the_article_client_gets_three_forecasts(api: str) -> None:
+    # The seed article's client code, with only the URL changed.
+    url = f"{api}/api/makecalc/"
+    text = load_event("makecalc-seed")["body"]
+    headers = {"content-type": "application/json", "Accept-Charset": "UTF-8"}
+    r = requests.post(url, data=text, headers=headers, timeout=60)
+    assert r.status_code == 200
+    assert_seed_answer(r.json())
+
+
+def test_documented_api_batch_health_and_model(api: str, built_artifact: publish.Artifact) -> None:
+    body = json.loads(load_event("predict-batch")["body"])
+    r = requests.post(f"{api}/predict", json=body, timeout=60)
+    assert r.status_code == 200
+    answer = r.json()
+    assert len(answer["predictions"]) == len(body["instances"])
+    assert answer["model_version"] == built_artifact.version
+    assert any(w.startswith("instances[3]: yr=2") for w in answer["warnings"])
+    assert requests.get(f"{api}/health", timeout=30).json()["model_version"] == built_artifact.version
+    assert requests.get(f"{api}/model", timeout=30).json()["metrics"]["chronological"]["model"]["rmse"] > 0
+
+
+@pytest.mark.parametrize("name", sorted(json.loads((EVENTS / "bad-requests.expected.json").read_text())))
+def test_bad_requests_get_a_4xx_naming_the_field(api: str, name: str) -> None:
+    event = load_event(name)
+    expected_field = json.loads((EVENTS / "bad-requests.expected.json").read_text())[name]
+    headers = {k: v for k, v in event["headers"].items() if k.lower() == "content-type"}
+    r = requests.post(f"{api}{event['path']}", data=event["body"], headers=headers, timeout=60)
+    assert 400 <= r.status_code < 500, r.text
+    assert expected_field in [d["field"] for d in r.json()["details"]]

@@ -1,0 +1,104 @@
+"""The warm model: cold-start load, cheap refresh, and never trading a good model for a broken one."""
+
+import copy
+from collections.abc import Iterator
+
+import boto3
+import numpy as np
+import pytest
+from moto import mock_aws
+
+from bikecast.registry import MODEL_FILE, ModelRegistry
+from bikecast.schema import Observation
+from bikecast.serving import BatchTooLarge, ModelUnavailable, Predictor, Settings, to_rentals
+from bikecast.store import S3Store
+from tests.conftest import BUCKET
+from training import publish
+
+ROW = Observation.model_validate(
+    {"dteday": "2012-06-01", "weathersit": 1, "temp": 0.6, "atemp": 0.55, "hum": 0.5, "windspeed": 0.2}
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def registry(aws_env: None) -> Iterator[ModelRegistry]:
+    with mock_aws():
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        yield ModelRegistry(S3Store(BUCKET))
+
+
+def publish_copy(registry: ModelRegistry, built: publish.Artifact, version: str, model: bytes | None = None) -> None:
+    manifest = copy.deepcopy(built.manifest) | {"version": version}
+    files = dict(built.files) | ({MODEL_FILE: model} if model is not None else {})
+    registry.publish(version, files, manifest)
+
+
+def predictor(registry: ModelRegistry, clock: Clock, **settings: float) -> Predictor:
+    return Predictor(registry, Settings(bucket=BUCKET, refresh_seconds=60, retry_seconds=5, **settings), clock)  # type: ignore[arg-type]
+
+
+def test_pointer_move_is_picked_up_after_the_refresh_interval(
+    registry: ModelRegistry, built_artifact: publish.Artifact
+) -> None:
+    clock = Clock()
+    publish_copy(registry, built_artifact, "v1")
+    registry.promote("v1")
+    serving = predictor(registry, clock)
+    assert serving.predict([ROW]).model_version == "v1"
+    publish_copy(registry, built_artifact, "v2")
+    registry.promote("v2")
+    clock.now = 59
+    assert serving.predict([ROW]).model_version == "v1"  # not re-checked yet
+    clock.now = 61
+    assert serving.predict([ROW]).model_version == "v2"
+
+
+def test_corrupt_new_version_keeps_the_last_good_model(
+    registry: ModelRegistry, built_artifact: publish.Artifact
+) -> None:
+    clock = Clock()
+    publish_copy(registry, built_artifact, "v1")
+    registry.promote("v1")
+    serving = predictor(registry, clock)
+    serving.refresh(force=True)
+    publish_copy(registry, built_artifact, "v2", model=built_artifact.files[MODEL_FILE][:-10])
+    registry.promote("v2")
+    registry.store.put(registry.pointer_key, b'{"version": "v2"}', "application/json")
+    clock.now = 100
+    assert serving.predict([ROW]).model_version == "v1"
+    registry.store.put(registry.pointer_key, b"garbage", "application/json")
+    clock.now = 200
+    assert serving.predict([ROW]).model_version == "v1"
+    registry.store.put(registry.pointer_key, b'{"version": "missing"}', "application/json")
+    clock.now = 300
+    assert serving.predict([ROW]).model_version == "v1"
+
+
+def test_without_a_model_it_is_unavailable_then_recovers(
+    registry: ModelRegistry, built_artifact: publish.Artifact
+) -> None:
+    clock = Clock()
+    serving = predictor(registry, clock)
+    with pytest.raises(ModelUnavailable):
+        serving.predict([ROW])
+    publish_copy(registry, built_artifact, "v1")
+    registry.promote("v1")
+    clock.now = 6  # past the retry interval
+    assert serving.predict([ROW]).model_version == "v1"
+
+
+def test_batch_limit_and_non_finite_forecasts(registry: ModelRegistry) -> None:
+    serving = predictor(registry, Clock(), max_batch_rows=2)
+    with pytest.raises(BatchTooLarge, match="3 rows exceed the limit of 2"):
+        serving.predict([ROW] * 3)
+    assert to_rentals(np.array([-3.2, 0.4, 1062.6])) == [0, 0, 1063]
+    with pytest.raises(ModelUnavailable, match="non-finite"):
+        to_rentals(np.array([1.0, np.nan]))
