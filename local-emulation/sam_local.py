@@ -94,7 +94,8 @@ def env_file(bucket: str, s3_url: str, path: Path, refresh_seconds: int = 5) -> 
         "S3_ENDPOINT_URL": f"http://{CONTAINER_HOST}:{port}",
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"PredictFunction": variables}, indent=2))
+    train = {"S3_ENDPOINT_URL": variables["S3_ENDPOINT_URL"]}
+    path.write_text(json.dumps({"PredictFunction": variables, "TrainFunction": train}, indent=2))
     return path
 
 

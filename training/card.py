@@ -14,8 +14,12 @@ PLOT_FILE = "holdout.png"
 CARD_FILE = "model_card.md"
 
 
-def plot(evaluation: Evaluation, days: np.ndarray[Any, Any]) -> bytes:
-    import matplotlib
+def plot(evaluation: Evaluation, days: np.ndarray[Any, Any]) -> bytes | None:
+    """The PNG, or None where matplotlib is not installed (the TrainFunction's layers leave it out: 40 MB)."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -66,9 +70,10 @@ def markdown(manifest: dict[str, Any]) -> str:
             f"| {name}: {result['description']} | {result['train_rows']}/{result['test_rows']} | "
             f"{m['rmse']:.0f} | {m['mae']:.0f} | {m['r2']:.3f} | {b['rmse']:.0f} | {b['mae']:.0f} | {b['r2']:.3f} |"
         )
+    plotted = manifest.get("plot", False)
     lines += [
         "",
-        f"![predicted vs actual on the chronological holdout]({PLOT_FILE})",
+        f"![predicted vs actual on the chronological holdout]({PLOT_FILE})" if plotted else "(plot not rendered)",
         "",
         "## Input schema (ranges seen in training; values outside them are forecast with a warning)",
         "",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from pydantic import Field, ValidationError
 
 from bikecast import features
 from bikecast.artifact import sha256_hex
+from bikecast.features import parse_day
 from bikecast.schema import Observation
 from bikecast.store import S3Store, parse_s3_uri
 
@@ -44,6 +46,7 @@ class TrainingData:
     source: str
     sha256: str
     rows: list[LabelledObservation]
+    sources: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def batch(self) -> dict[str, NDArray[Any]]:
@@ -122,3 +125,12 @@ def load(source: str, sha256: str | None = None) -> TrainingData:
     except UnicodeDecodeError as error:
         raise DataRejected(source, [f"not UTF-8 text (byte {error.start})"]) from None
     return TrainingData(source, actual, parse_rows(text, source))
+
+
+def split_by_date(text: str, cutoff: dt.date) -> tuple[str, str]:
+    """A day.csv-shaped text cut in two: days before ``cutoff``, and from it on (header kept in both)."""
+    header, *lines = text.splitlines(keepends=True)
+    column = next(csv.reader([header])).index("dteday")
+    before = [line for line in lines if parse_day(line.split(",")[column]) < cutoff]
+    after = [line for line in lines if parse_day(line.split(",")[column]) >= cutoff]
+    return header + "".join(before), header + "".join(after)

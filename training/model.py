@@ -17,8 +17,8 @@ from sklearn.pipeline import Pipeline
 from bikecast.features import Batch, BikeFeatures, day_of_year
 
 RANDOM_STATE = 42
-CHRONOLOGICAL_CUTOFF = dt.date(2012, 9, 1)
-CHRONOLOGICAL_END = dt.date(2012, 12, 31)
+# The chronological holdout is the most recent 122 days: for day.csv exactly 2012-09-01..2012-12-31.
+HOLDOUT_DAYS = 122
 SEED_FEATURES = (
     "instant",
     "season",
@@ -68,21 +68,26 @@ class Split:
     test: NDArray[np.intp]
 
 
+def recent_split(
+    days: NDArray[np.int64], holdout_days: int = HOLDOUT_DAYS
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Rows before the most recent ``holdout_days`` days, and rows within them."""
+    start = int(days.max()) - holdout_days + 1
+    return np.flatnonzero(days < start), np.flatnonzero(days >= start)
+
+
+def day_text(ordinal: int) -> str:
+    return dt.date.fromordinal(ordinal).isoformat()
+
+
 def splits(days: NDArray[np.int64]) -> list[Split]:
-    cutoff, end = CHRONOLOGICAL_CUTOFF.toordinal(), CHRONOLOGICAL_END.toordinal()
-    chrono_train = np.flatnonzero(days < cutoff)
-    chrono_test = np.flatnonzero((days >= cutoff) & (days <= end))
+    train, test = recent_split(days)
     random_train, random_test = train_test_split(np.arange(len(days)), test_size=0.2, random_state=RANDOM_STATE)
     found = []
-    if len(chrono_train) and len(chrono_test):
-        found.append(
-            Split(
-                "chronological",
-                f"train before {CHRONOLOGICAL_CUTOFF}, test {CHRONOLOGICAL_CUTOFF}..{CHRONOLOGICAL_END}",
-                chrono_train,
-                chrono_test,
-            )
-        )
+    if len(train) and len(test):
+        first, last = int(days[test].min()), int(days[test].max())
+        description = f"train before {day_text(first)}, test {day_text(first)}..{day_text(last)}"
+        found.append(Split("chronological", description, train, test))
     found.append(Split("random_80_20", f"random 80/20, random_state={RANDOM_STATE}", random_train, random_test))
     return found
 

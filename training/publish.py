@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,8 +55,9 @@ def input_schema(batch: features.Batch) -> dict[str, dict[str, Any]]:
 
 
 def new_version(now: dt.datetime, model_sha256: str) -> str:
-    """Sortable by time, unique by content: 20261125T031500Z-1a2b3c4d."""
-    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{model_sha256[:8]}"
+    """Sortable by time and unique even for two trainings of the same data in the same second:
+    20261125T031500Z-1a2b3c4d-9f2e (time, model checksum, random)."""
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{model_sha256[:8]}-{secrets.token_hex(2)}"
 
 
 def build(data: TrainingData, progress: Progress = print) -> Artifact:
@@ -78,7 +80,9 @@ def build(data: TrainingData, progress: Progress = print) -> Artifact:
     progress("writing the model card and plot")
     files = {MODEL_FILE: model_bytes}
     chronological = next((e for e in evaluations if e.split.name == "chronological"), evaluations[0])
-    files[card.PLOT_FILE] = card.plot(chronological, days)
+    png = card.plot(chronological, days)
+    if png is not None:
+        files[card.PLOT_FILE] = png
     manifest: dict[str, Any] = {
         "version": version,
         "created_at": now.isoformat(timespec="seconds"),
@@ -97,9 +101,11 @@ def build(data: TrainingData, progress: Progress = print) -> Artifact:
             "rows": len(target),
             "first_day": dt.date.fromordinal(int(days.min())).isoformat(),
             "last_day": dt.date.fromordinal(int(days.max())).isoformat(),
+            "files": data.sources,
         },
         "metrics": {e.split.name: e.summary() for e in evaluations},
         "libraries": artifact.library_versions(),
+        "plot": png is not None,
     }
     files[card.CARD_FILE] = card.markdown(manifest).encode()
     manifest["files"] = {name: artifact.sha256_hex(body) for name, body in files.items()}

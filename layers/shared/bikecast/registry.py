@@ -4,8 +4,10 @@
     <prefix>versions/<version>/manifest.json  what it is, how good it is, checksums (written after the files)
     <prefix>versions/<version>/...            model card and plot
     <prefix>current.json                      {"version": ...}, written last, so readers never see half a model
+    <prefix>decisions/<time>-<version>.json   append-only log: every promotion, rejection and rollback, and why
 
-Versions are written with conditional puts and never overwritten.
+Versions and decisions are written with conditional puts and never overwritten; the pointer is moved with a
+conditional put (If-Match on the ETag it was read with), so of two racing promotions exactly one wins.
 """
 
 from __future__ import annotations
@@ -58,10 +60,12 @@ class ModelRegistry:
             self.store.put_new(self.key(version, name), body, content_type(name))
         self.store.put_new(self.key(version, MANIFEST_FILE), _json(manifest), content_type(MANIFEST_FILE))
 
-    def promote(self, version: str, *, expected: Pointer | None = None) -> None:
-        """Point readers at ``version``. With ``expected``, only if the pointer did not move since it was read."""
+    def promote(self, version: str, *, expected: Pointer | None = None, reason: str = "") -> None:
+        """Point readers at ``version``. With ``expected``, only if the pointer did not move since it was read
+        (``Pointer(version="", etag=None)`` expects no pointer at all)."""
         self.manifest(version)  # refuse to point at a version that is not complete
-        body = _json({"version": version, "promoted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        body = _json({"version": version, "promoted_at": now, "reason": reason})
         if expected is None:
             self.store.put(self.pointer_key, body, content_type(".json"))
         elif expected.etag is None:
@@ -76,6 +80,13 @@ class ModelRegistry:
             return None
         return pointer_from(stored)
 
+    def raw_pointer(self) -> Pointer:
+        """The pointer's ETag even when its content is garbage, so it can be replaced with a conditional write."""
+        try:
+            return Pointer("", self.store.get(self.pointer_key).etag)
+        except ObjectMissing:
+            return Pointer("", None)
+
     def current_if_changed(self, etag: str | None) -> Pointer | None:
         stored = self.store.get_if_changed(self.pointer_key, etag)
         return None if stored is None else pointer_from(stored)
@@ -86,6 +97,16 @@ class ModelRegistry:
 
     def model_file(self, version: str, name: str = MODEL_FILE) -> bytes:
         return self.store.get(self.key(version, name)).body
+
+    def record_decision(self, decision: Mapping[str, Any]) -> None:
+        now = dt.datetime.now(dt.UTC)
+        key = f"{self.prefix}decisions/{now.strftime('%Y%m%dT%H%M%S%fZ')}-{decision['version']}.json"
+        self.store.put_new(key, _json({"at": now.isoformat(timespec="seconds"), **decision}), content_type(".json"))
+
+    def decisions(self) -> list[dict[str, Any]]:
+        """The decision log, oldest first."""
+        keys = sorted(self.store.keys(self.prefix + "decisions/"))
+        return [json.loads(self.store.get(key).body) for key in keys]
 
     def versions(self) -> list[str]:
         """Complete versions (those with a manifest), oldest first; version ids sort by time."""

@@ -7,6 +7,7 @@ or unreachable S3 costs an invocation a few seconds at most, never its whole bud
 
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,14 @@ class ObjectExists(PreconditionFailed):
 class StoredObject:
     body: bytes
     etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    key: str
+    etag: str
+    last_modified: datetime.datetime
+    size: int
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -113,11 +122,17 @@ class S3Store:
         return True
 
     def keys(self, prefix: str) -> list[str]:
-        found: list[str] = []
+        return [info.key for info in self.objects(prefix)]
+
+    def objects(self, prefix: str) -> list[ObjectInfo]:
+        found: list[ObjectInfo] = []
         paginator = self.client.get_paginator("list_objects_v2")
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-                found.extend(item["Key"] for item in page.get("Contents", []))
+                found.extend(
+                    ObjectInfo(item["Key"], item["ETag"], item["LastModified"], item["Size"])
+                    for item in page.get("Contents", [])
+                )
         except Exception as error:
             raise _translate(error) from error
         return found
