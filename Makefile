@@ -7,7 +7,7 @@ SAM := .venv-sam/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export PYENV_VERSION := $(PYTHON_VERSION)
 
-.PHONY: setup emulation demo test test-unit lint typecheck check build validate bench clean down
+.PHONY: setup emulation demo retrain-demo test test-unit lint typecheck check build validate bench clean down
 
 $(VENV)/.installed: requirements-dev.txt pyproject.toml
 	@command -v python$(basename $(PYTHON_VERSION)) >/dev/null || { echo "python$(basename $(PYTHON_VERSION)) not found (pyenv install $(PYTHON_VERSION))"; exit 1; }
@@ -32,6 +32,10 @@ emulation:
 ## demo: train, publish to moto_server, sam build, sam local start-api, send the article's request
 demo: setup emulation
 	$(PY) local-emulation/demo.py
+
+## retrain-demo: upload data to the emulated bucket, sam local invoke TrainFunction, API serves the new version
+retrain-demo: setup emulation
+	$(PY) local-emulation/retrain_demo.py
 
 ## test: lint, types and the whole suite (unit, integration with moto_server, end-to-end with SAM CLI)
 test: setup emulation check

@@ -99,6 +99,17 @@ def env_file(bucket: str, s3_url: str, path: Path, refresh_seconds: int = 5) -> 
     return path
 
 
+def s3_put_event(bucket: str, key: str, path: Path) -> Path:
+    """An S3 ObjectCreated event like events/s3-put-training-data.json, for another bucket and key."""
+    event = json.loads((REPO / "events" / "s3-put-training-data.json").read_text())
+    record = event["Records"][0]["s3"]
+    record["bucket"].update(name=bucket, arn=f"arn:aws:s3:::{bucket}")
+    record["object"]["key"] = key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(event, indent=2))
+    return path
+
+
 def sam_env() -> dict[str, str]:
     return {**os.environ, **FAKE_AWS}
 
@@ -107,7 +118,7 @@ def build(check: bool = True) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([SAM, "build"], cwd=REPO, env=sam_env(), check=check)
 
 
-def invoke(function: str, event: Path, env_vars: Path, timeout: float = 180) -> dict[str, Any]:
+def invoke(function: str, event: Path, env_vars: Path, timeout: float = 400) -> dict[str, Any]:
     """`sam local invoke`; returns the function's JSON answer (its last line of stdout)."""
     result = subprocess.run(
         [

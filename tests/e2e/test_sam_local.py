@@ -4,8 +4,6 @@ trained here and published into moto_server. Needs Docker and the Lambda base im
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import sam_local
 
 from bikecast.registry import ModelRegistry
 from bikecast.store import S3Store
-from tests.conftest import EVENTS, load_event, require
+from tests.conftest import EVENTS, load_event
 from training import publish
 
 pytestmark = pytest.mark.e2e
@@ -23,17 +21,11 @@ BUCKET = "e2e-models"
 SEED_ACTUAL = {"0": 985, "1": 801, "2": 1349}
 
 
-def docker_ready() -> bool:
-    if not shutil.which("docker"):
-        return False
-    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
-
-
 @pytest.fixture(scope="module")
-def local_stack(moto_url: str, built_artifact: publish.Artifact, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A built SAM application and an env file pointing its function at a published model in moto_server."""
-    require(Path(sam_local.SAM).exists(), f"SAM CLI not installed at {sam_local.SAM} (make setup)")
-    require(docker_ready(), "Docker engine not running (make emulation)")
+def local_stack(
+    sam_built: Path, moto_url: str, built_artifact: publish.Artifact, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """An env file pointing the built function at a model published in moto_server."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in sam_local.FAKE_AWS.items():
             patch.setenv(name, value)
@@ -41,7 +33,6 @@ def local_stack(moto_url: str, built_artifact: publish.Artifact, tmp_path_factor
         store = S3Store(BUCKET)
         store.ensure_bucket()
         publish.publish(built_artifact, ModelRegistry(store), progress=lambda _: None)
-    sam_local.build()
     return sam_local.env_file(BUCKET, moto_url, tmp_path_factory.mktemp("sam") / "env.json")
 
 
