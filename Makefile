@@ -7,7 +7,7 @@ SAM := .venv-sam/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export PYENV_VERSION := $(PYTHON_VERSION)
 
-.PHONY: setup emulation demo retrain-demo test test-unit lint typecheck check build validate bench clean down
+.PHONY: setup emulation demo retrain-demo bench test test-unit lint typecheck check build validate bench clean down
 
 $(VENV)/.installed: requirements-dev.txt pyproject.toml
 	@command -v python$(basename $(PYTHON_VERSION)) >/dev/null || { echo "python$(basename $(PYTHON_VERSION)) not found (pyenv install $(PYTHON_VERSION))"; exit 1; }
@@ -21,8 +21,13 @@ $(VENV)/.installed: requirements-dev.txt pyproject.toml
 	.venv-sam/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
-## setup: Python environments for the project and for SAM CLI (kept apart: SAM pins its own dependencies)
-setup: $(VENV)/.installed .venv-sam/.installed
+.venv-checkov/.installed: requirements-checkov.txt
+	python$(basename $(PYTHON_VERSION)) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+## setup: Python environments for the project, SAM CLI and checkov (kept apart: each pins its own dependencies)
+setup: $(VENV)/.installed .venv-sam/.installed .venv-checkov/.installed
 
 ## emulation: Docker engine (started by pid) and the Lambda base image for python3.13, built offline if need be
 emulation:
@@ -49,12 +54,17 @@ check: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/shared/bikecast training functions/predict local-emulation tests
 	$(SAM) validate --lint
+	.venv-checkov/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
 build: setup
 	$(SAM) build
 
 validate: setup
 	$(SAM) validate --lint
+
+## bench: benchmarks side by side (handler vs the seed's Flask path vs the bare model; cold start; size; memory)
+bench: setup build
+	$(PY) benchmarks/run.py
 
 ## down: stop the Docker engine this project started (by its pid)
 down:

@@ -40,6 +40,10 @@ common.add_import_roots()
 import numpy as np  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 
+# Before scikit-learn loads its OpenMP runtime: bikecast sets OMP_NUM_THREADS=1 (unless set), as in the Lambda.
+# Every path here, and every child process (they inherit the environment), runs with that one setting.
+import bikecast  # noqa: E402, F401
+
 RESULTS = common.BENCH_DIR / "RESULTS.md"
 CHILD = common.BENCH_DIR / "child.py"
 BUILD_DIR = common.REPO / ".aws-sam" / "build"
@@ -48,8 +52,8 @@ SAM = common.REPO / ".venv-sam" / "bin" / "sam"
 LAMBDA_UNZIPPED_LIMIT_MIB = 250
 MIB = 1024 * 1024
 
-# (rows, repetitions, warm-up calls, time budget per path in seconds): bounded in count and in time.
-LATENCY_PLAN = ((1, 2000, 20, 20.0), (100, 300, 5, 20.0), (10_000, 25, 2, 30.0))
+# (rows, repetitions, warm-up rounds, time budget for all paths in seconds): bounded in count and in time.
+LATENCY_PLAN = ((1, 2000, 20, 40.0), (100, 300, 5, 25.0), (10_000, 25, 2, 40.0))
 COLD_RUNS = 5
 MEMORY_REQUESTS = 1000
 CSV_FIELDS = (
@@ -128,19 +132,25 @@ class Timing:
     p95_ms: float
 
 
-def time_calls(call: Callable[[], object], reps: int, warmup: int, budget_s: float) -> Timing:
+def time_interleaved(calls: Sequence[Callable[[], object]], reps: int, warmup: int, budget_s: float) -> list[Timing]:
+    """Each repetition calls every path once, in turn, so a noisy moment on a shared machine hits all of them."""
     for _ in range(warmup):
-        call()
-    samples: list[float] = []
+        for call in calls:
+            call()
+    samples: list[list[float]] = [[] for _ in calls]
     deadline = time.perf_counter() + budget_s
     for _ in range(reps):
-        start = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - start) * 1000)
+        for call, kept in zip(calls, samples, strict=True):
+            start = time.perf_counter()
+            call()
+            kept.append((time.perf_counter() - start) * 1000)
         if time.perf_counter() > deadline:
             break
-    p50, p95 = np.percentile(samples, [50, 95])
-    return Timing(len(samples), float(p50), float(p95))
+    timings = []
+    for kept in samples:
+        p50, p95 = np.percentile(kept, [50, 95])
+        timings.append(Timing(len(kept), float(p50), float(p95)))
+    return timings
 
 
 @dataclass(frozen=True)
@@ -190,7 +200,7 @@ def latency(setup: Setup) -> list[LatencyRow]:
             return response.get_data()
 
         with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):  # Powertools prints metrics
-            # Same inputs, same answers: the handler serves the floor's model, Flask the seed-feature model.
+            # The handler must answer as its bare model does; the Flask path must compute the seed's features.
             served = json.loads(handler()["body"])["predictions"]
             if served != to_rentals(estimator.predict(matrix)):
                 raise RuntimeError(f"{count} rows: handler and bare model disagree")
@@ -201,14 +211,19 @@ def latency(setup: Setup) -> list[LatencyRow]:
             # Not the predictions: read_json's fast float parser can be 1 ulp off, which flips a rare tree split.
             if not np.allclose(seed_flask.doTheCalculation(frame), seed_matrix, rtol=0, atol=1e-12):
                 raise RuntimeError(f"{count} rows: the Flask path's features differ from training.model.seed_matrix")
-            say(f"  {count} rows: handler")
-            handler_timing = time_calls(handler, reps, warmup, budget)
-            say(f"  {count} rows: seed Flask")
-            flask_timing = time_calls(flask, reps, warmup, budget)
-            say(f"  {count} rows: bare model")
-            floor = time_calls(functools.partial(estimator.predict, matrix), reps, warmup, budget)
-            seed_floor = time_calls(functools.partial(setup.seed_model.predict, seed_matrix), reps, warmup, budget)
-        results.append(LatencyRow(count, handler_timing, flask_timing, floor, seed_floor))
+            say(f"  {count:,} rows: up to {reps} repetitions or {budget:.0f} s")
+            timings = time_interleaved(
+                [
+                    handler,
+                    flask,
+                    functools.partial(estimator.predict, matrix),
+                    functools.partial(setup.seed_model.predict, seed_matrix),
+                ],
+                reps,
+                warmup,
+                budget,
+            )
+        results.append(LatencyRow(count, *timings))
     return results
 
 
@@ -317,6 +332,32 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+@dataclass(frozen=True)
+class CpuSnapshot:
+    busy_s: float  # all CPUs, since boot
+    steal_s: float
+    own_s: float  # this process and its waited-for children
+
+    @classmethod
+    def now(cls) -> CpuSnapshot:
+        ticks = os.sysconf("SC_CLK_TCK")
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        busy = sum(fields) - fields[3] - fields[4]  # all but idle and iowait (guest time is inside user)
+        times = os.times()
+        own = times.user + times.system + times.children_user + times.children_system
+        return cls(busy / ticks, fields[7] / ticks, own)
+
+
+def machine_load(start: CpuSnapshot, end: CpuSnapshot, elapsed_s: float) -> str:
+    capacity = elapsed_s * len(os.sched_getaffinity(0))
+    others = max(0.0, (end.busy_s - start.busy_s) - (end.own_s - start.own_s))
+    return (
+        f"during the run, other processes used {others / capacity:.0%} of the CPUs' time and this benchmark "
+        f"{(end.own_s - start.own_s) / capacity:.0%} (steal {(end.steal_s - start.steal_s) / capacity:.0%}; "
+        f"load average at the end {os.getloadavg()[0]:.1f})"
+    )
+
+
 def versions() -> str:
     from importlib.metadata import version
 
@@ -331,15 +372,17 @@ def report(
     mem: ChildRun,
     size: Sizes | None,
     elapsed_s: float,
+    load: str,
 ) -> str:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = f"""# bikecast benchmarks
 
 Generated by `python benchmarks/run.py` (`make bench`) on {now}; the whole run took {elapsed_s:.0f} s.
 Machine: {os.cpu_count()} CPUs (`nproc` {len(os.sched_getaffinity(0))}), {cpu_model()}; \
-Python {platform.python_version()} on {platform.system()} {platform.release()}; {versions()}.
-S3 is a moto_server on loopback. Wall-clock numbers vary from run to run and machine to machine: compare the
-ratios, which come from one run on one machine.
+Python {platform.python_version()} on {platform.system()} {platform.release()}; {versions()};
+`OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS", "unset")}` for every path (bikecast's setting).
+S3 is a moto_server on loopback; {load}. Wall-clock numbers vary from run to run and machine to
+machine (and with what else runs): compare the ratios, which come from one run on one machine.
 
 What each path runs (model version `{setup.version}`):
 
@@ -358,8 +401,9 @@ What each path runs (model version `{setup.version}`):
 
 Rows are real day.csv rows in file order (cycled past 731 to reach 10,000): the 13 input columns, calendar fields
 included (the seed's features need them), `dteday` as the seed client sends it (`2011-01-01T00:00:00.000Z`).
-Both services get the same rows, as pre-serialised JSON text. Before timing, each path's answers are checked
-against its bare model.
+Both services get the same rows, as pre-serialised JSON text. Before timing, the handler's answers are checked
+against its bare model, and the Flask path's feature matrix against `training.model.seed_matrix` (not its answers:
+`read_json`'s default float parser can be 1 ulp off, which flips a rare tree split).
 """
     latency_rows = [
         [
@@ -431,7 +475,7 @@ against its bare model.
         size_text = "`.aws-sam/build` is missing or incomplete: run `make build`, then this benchmark again."
     else:
         total = sum(bytes_ for bytes_, _ in size.parts.values())
-        part_rows = [[name, f"{b / MIB:.1f}", f"{n:,}"] for name, (b, n) in size.parts.items()]
+        part_rows = [[name, f"{b / MIB:.2f}", f"{n:,}"] for name, (b, n) in size.parts.items()]
         part_rows.append(
             [
                 "**total**",
@@ -468,7 +512,8 @@ against its bare model.
         header
         + "\n## 1. Warm request latency\n\n"
         + latency_table
-        + "\n\nRatios: p50 / p95. Repetitions are bounded in count and time (the same count for every path of a row).\n"
+        + "\n\nRatios: p50 / p95. Each repetition calls the four paths once, in turn (so load from other processes "
+        + "on the machine falls on all of them alike); repetitions are bounded in count and in time.\n"
         + "\n## 2. Cold start\n\nA fresh `python` process (this venv) per run; the first run of each kind is "
         + "discarded (it warms the page cache), the others alternate. *In child*: `time.perf_counter()` from the "
         + "child's first line to the answer (excludes interpreter start-up). *Process wall*: `subprocess.run` "
@@ -486,7 +531,7 @@ against its bare model.
 
 
 def main() -> int:
-    started = time.perf_counter()
+    started, cpu_start = time.perf_counter(), CpuSnapshot.now()
     say("size of .aws-sam/build")
     size = sizes()
     import sam_local
@@ -507,7 +552,8 @@ def main() -> int:
         cold = cold_starts(child_env)
         say("memory")
         mem = run_child("memory", child_env)
-    text = report(setup, lat, cold, mem, size, time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    text = report(setup, lat, cold, mem, size, elapsed, machine_load(cpu_start, CpuSnapshot.now(), elapsed))
     RESULTS.write_text(text)
     print(text)
     say(f"written to {RESULTS.relative_to(common.REPO)}")

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
@@ -34,20 +34,20 @@ SEED_FEATURES = (
     "dayofyear",
 )
 
-# Chosen on both holdouts against RandomForest, GradientBoosting, ExtraTrees and a Poisson loss; small leaves
-# and regularisation matter with only ~600 training days.
+# Chosen on both holdouts against RandomForest, ExtraTrees and HistGradientBoosting (squared and Poisson loss):
+# shallow trees, shrinkage and row subsampling suit ~600 training days. GradientBoosting also predicts one row in
+# ~0.3 ms (one compiled pass over all trees), where HistGradientBoosting loops over its trees in Python (~2 ms).
 MODEL_PARAMS: dict[str, Any] = {
-    "learning_rate": 0.1,
-    "max_iter": 200,
-    "max_leaf_nodes": 15,
-    "min_samples_leaf": 10,
-    "l2_regularization": 1.0,
+    "n_estimators": 500,
+    "max_depth": 3,
+    "learning_rate": 0.03,
+    "subsample": 0.8,
     "random_state": RANDOM_STATE,
 }
 
 
 def build_pipeline() -> Pipeline:
-    return Pipeline([("features", BikeFeatures()), ("model", HistGradientBoostingRegressor(**MODEL_PARAMS))])
+    return Pipeline([("features", BikeFeatures()), ("model", GradientBoostingRegressor(**MODEL_PARAMS))])
 
 
 def seed_matrix(batch: Batch) -> NDArray[np.float64]:

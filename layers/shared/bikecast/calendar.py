@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 FIRST_DAY = dt.date(2011, 1, 1)  # instant 1, yr 0 in the data set
@@ -38,6 +39,7 @@ def _observed(day: dt.date) -> dt.date:
     return day
 
 
+@functools.cache
 def holidays(year: int) -> frozenset[dt.date]:
     """Washington D.C. public holidays as the data set marks them: US federal holidays plus D.C.
     Emancipation Day (16 April), fixed-date ones moved to the observed weekday."""
