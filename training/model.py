@@ -14,7 +14,8 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from bikecast.features import Batch, BikeFeatures, day_of_year
+from bikecast.features import Batch, day_of_year
+from bikecast.transformer import BikeFeatures
 
 RANDOM_STATE = 42
 # The chronological holdout is the most recent 122 days: for day.csv exactly 2012-09-01..2012-12-31.

@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bikecast import artifact, features
 from bikecast.registry import MANIFEST_FILE, MODEL_FILE, ModelRegistry
+from bikecast.trees import TREES_FILE, TREES_FORMAT, TreeEnsemble
 from training import card, model
 from training.data import TrainingData
 
@@ -77,8 +80,9 @@ def build(data: TrainingData, progress: Progress = print) -> Artifact:
     now = dt.datetime.now(dt.UTC)
     version = new_version(now, model_sha256)
 
-    progress("writing the model card and plot")
     files = {MODEL_FILE: model_bytes}
+    serving = export_trees(pipeline, batch, files, progress)
+    progress("writing the model card and plot")
     chronological = next((e for e in evaluations if e.split.name == "chronological"), evaluations[0])
     png = card.plot(chronological, days)
     if png is not None:
@@ -94,6 +98,7 @@ def build(data: TrainingData, progress: Progress = print) -> Artifact:
             "params": model.MODEL_PARAMS,
         },
         "features": list(features.FEATURE_NAMES),
+        "serving": serving,
         "input_schema": input_schema(batch),
         "training_data": {
             "source": data.source,
@@ -110,6 +115,32 @@ def build(data: TrainingData, progress: Progress = print) -> Artifact:
     files[card.CARD_FILE] = card.markdown(manifest).encode()
     manifest["files"] = {name: artifact.sha256_hex(body) for name, body in files.items()}
     return Artifact(version, manifest, files)
+
+
+MAX_SERVING_DIFF = 0.5  # rentals
+
+
+def export_trees(pipeline: Any, batch: features.Batch, files: dict[str, bytes], progress: Progress) -> dict[str, Any]:
+    """The fast serving format, published only if it agrees with the pipeline on every training row."""
+    try:
+        ensemble = TreeEnsemble.from_gradient_boosting(pipeline.named_steps["model"])
+    except AttributeError as error:
+        return {"format": "joblib", "reason": f"no tree export for this model: {error}"}
+    difference = float(np.max(np.abs(ensemble.predict(features.feature_matrix(batch)) - pipeline.predict(batch))))
+    rows = len(batch["dteday"])
+    if difference > MAX_SERVING_DIFF:
+        progress(f"tree export differs by {difference:.3f} rentals; serving will use the joblib pipeline")
+        return {"format": "joblib", "reason": f"tree export differs by {difference:.3f} > {MAX_SERVING_DIFF}"}
+    data = ensemble.to_bytes()
+    files[TREES_FILE] = data
+    progress(f"tree export agrees with scikit-learn on {rows} rows (max difference {difference:.2g} rentals)")
+    return {
+        "format": TREES_FORMAT,
+        "file": TREES_FILE,
+        "sha256": artifact.sha256_hex(data),
+        "max_abs_diff": difference,
+        "rows_checked": rows,
+    }
 
 
 def publish(built: Artifact, registry: ModelRegistry, progress: Progress = print) -> None:

@@ -148,7 +148,7 @@ def test_a_model_that_returns_nan_is_a_clean_503(
     app = cold_start(monkeypatch, published.store.bucket, moto_url)
     model = app.predictor.model
     assert model is not None
-    monkeypatch.setattr(model.pipeline, "predict", lambda batch: np.full(len(batch["dteday"]), np.nan))
+    monkeypatch.setattr(model, "predict", lambda batch: np.full(len(batch["dteday"]), np.nan))
     status, body, _ = ask(app)
     assert (status, body["error"]) == (503, "model_unavailable")
     assert "Traceback" not in json.dumps(body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,8 +13,8 @@ import pytest
 
 from bikecast.registry import ModelRegistry
 from bikecast.store import S3Store
-from tests.conftest import FakeLambdaContext, load_event
-from training import cli, data
+from tests.conftest import REPO, FakeLambdaContext, load_event
+from training import cli, data, publish
 
 pytestmark = pytest.mark.integration
 
@@ -56,3 +57,31 @@ def test_training_data_from_an_s3_uri_is_checked_against_its_sha256(endpoint: st
     assert len(data.load(uri, expected).rows) == 731
     with pytest.raises(data.DataRejected, match="sha256"):
         data.load(uri, "0" * 64)
+
+
+def test_a_cold_start_answering_small_requests_never_imports_scikit_learn(
+    endpoint: str, built_artifact: publish.Artifact, tmp_path: Path
+) -> None:
+    bucket = "integration-cold"
+    store = S3Store(bucket)
+    store.ensure_bucket()
+    publish.publish(built_artifact, ModelRegistry(store), progress=lambda _: None)
+    script = f"""
+import json, os, sys
+sys.path[:0] = {[str(REPO / "layers" / "shared"), str(REPO / "functions" / "predict"), str(REPO)]!r}
+os.environ.update(MODEL_BUCKET={bucket!r}, S3_ENDPOINT_URL={endpoint!r}, POWERTOOLS_TRACE_DISABLED="true",
+                  POWERTOOLS_METRICS_NAMESPACE="bikecast")
+import app
+
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "PredictFunction", 1024, "cold"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:PredictFunction"
+
+event = json.load(open({str(REPO / "events" / "makecalc-seed.json")!r}))
+response = app.lambda_handler(event, Context())
+print("RESULT", json.dumps({{"status": response["statusCode"],
+                             "sklearn": sorted(m for m in sys.modules if m.split(".")[0] in ("sklearn", "scipy"))}}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))
+    assert json.loads(line.removeprefix("RESULT ")) == {"status": 200, "sklearn": []}

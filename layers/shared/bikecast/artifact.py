@@ -48,13 +48,15 @@ def verify(data: bytes, expected_sha256: str, what: str) -> None:
 
 
 def check_compatible(manifest: dict[str, Any]) -> None:
-    """scikit-learn pickles are only guaranteed to load on the same minor version that wrote them."""
-    import sklearn
+    """scikit-learn pickles are only guaranteed to load on the same minor version that wrote them.
+    (Read from the package metadata: importing scikit-learn costs a second, and the fast path never needs it.)"""
+    from importlib.metadata import version
 
+    installed = version("scikit-learn")
     trained_with = str(manifest.get("libraries", {}).get("scikit-learn", ""))
-    if _minor(trained_with) != _minor(sklearn.__version__):
+    if _minor(trained_with) != _minor(installed):
         raise ArtifactInvalid(
-            f"model was trained with scikit-learn {trained_with or 'unknown'}, this runtime has {sklearn.__version__}"
+            f"model was trained with scikit-learn {trained_with or 'unknown'}, this runtime has {installed}"
         )
 
 

@@ -1,8 +1,8 @@
-"""The one feature step shared by training and prediction.
+"""The one feature code shared by training and prediction, in numpy only (serving never imports scikit-learn).
 
-Rows arrive as validated observations (see ``schema``) and are turned into a column batch; ``BikeFeatures``
-turns a batch into the model's feature matrix. It is fitted and saved inside the model pipeline, together with
-the input ranges it saw, so prediction cannot drift from training.
+Rows arrive as validated observations (see ``schema``) and are turned into a column batch; ``feature_matrix``
+turns a batch into the model's feature matrix. Training wraps it as the first step of the saved pipeline
+(``transformer.BikeFeatures``), which also records the input ranges seen, so prediction cannot drift from training.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.base import BaseEstimator, TransformerMixin
 
 CALENDAR_FIELDS = ("instant", "season", "yr", "mnth", "holiday", "weekday", "workingday")
 WEATHER_FIELDS = ("weathersit", "temp", "atemp", "hum", "windspeed")
@@ -105,32 +104,29 @@ class RangeWarning:
         )
 
 
-class BikeFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
-    """Column batch -> feature matrix in ``FEATURE_NAMES`` order; remembers the training input ranges."""
+def feature_matrix(batch: Batch) -> NDArray[np.float64]:
+    """Column batch -> feature matrix, columns in ``FEATURE_NAMES`` order."""
+    columns = [batch[name] for name in FEATURE_NAMES[:-1]]
+    columns.append(day_of_year(batch["dteday"]))
+    return np.column_stack(columns).astype(np.float64, copy=False)
 
-    def fit(self, batch: Batch, y: object = None) -> BikeFeatures:
-        self.input_ranges_ = {
-            name: (float(np.min(batch[name])), float(np.max(batch[name]))) for name in RANGE_CHECKED_FIELDS
-        }
-        self.n_features_in_ = len(INPUT_FIELDS)
-        return self
 
-    def transform(self, batch: Batch) -> NDArray[np.float64]:
-        columns = [batch[name] for name in FEATURE_NAMES[:-1]]
-        columns.append(day_of_year(batch["dteday"]))
-        return np.column_stack(columns).astype(np.float64, copy=False)
+Ranges = Mapping[str, tuple[float, float]]
 
-    def get_feature_names_out(self, input_features: object = None) -> NDArray[np.str_]:
-        return np.asarray(FEATURE_NAMES, dtype=object)
 
-    def out_of_range(self, batch: Batch) -> list[RangeWarning]:
-        found: list[RangeWarning] = []
-        for name, (low, high) in self.input_ranges_.items():
-            values = batch[name]
-            for row in np.flatnonzero((values < low) | (values > high)):
-                found.append(RangeWarning(int(row), name, *_shown(name, values[row], low, high)))
-        found.sort(key=lambda warning: warning.row)
-        return found
+def input_ranges(batch: Batch) -> dict[str, tuple[float, float]]:
+    """Min and max of each range-checked field (``dteday`` as a day ordinal)."""
+    return {name: (float(np.min(batch[name])), float(np.max(batch[name]))) for name in RANGE_CHECKED_FIELDS}
+
+
+def out_of_range(batch: Batch, ranges: Ranges) -> list[RangeWarning]:
+    found: list[RangeWarning] = []
+    for name, (low, high) in ranges.items():
+        values = batch[name]
+        for row in np.flatnonzero((values < low) | (values > high)):
+            found.append(RangeWarning(int(row), name, *_shown(name, values[row], low, high)))
+    found.sort(key=lambda warning: warning.row)
+    return found
 
 
 def _shown(name: str, value: float, low: float, high: float) -> tuple[float | str, float | str, float | str]:

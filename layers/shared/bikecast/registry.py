@@ -28,7 +28,7 @@ CONTENT_TYPES = {
     ".md": "text/markdown; charset=utf-8",
     ".png": "image/png",
     ".joblib": "application/octet-stream",
-    ".onnx": "application/octet-stream",
+    ".npz": "application/octet-stream",
 }
 
 

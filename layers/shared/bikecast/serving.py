@@ -7,6 +7,7 @@ A new or broken artifact never replaces a good model that is already serving.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import time
@@ -20,6 +21,7 @@ from bikecast import artifact, features
 from bikecast.features import RangeWarning
 from bikecast.registry import ModelRegistry, PointerInvalid
 from bikecast.store import S3Store, StoreError
+from bikecast.trees import SMALL_BATCH, TREES_FORMAT, TreeEnsemble
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +56,42 @@ class Settings:
         )
 
 
-@dataclass(frozen=True)
 class ServingModel:
-    version: str
-    manifest: dict[str, Any]
-    pipeline: Any
+    """One loaded version: tree arrays for small batches, the joblib pipeline for large ones (or for everything
+    when training published no tree file). The pipeline is unpickled on first use, so a cold start that only
+    needs the trees never imports scikit-learn."""
+
+    def __init__(self, version: str, manifest: dict[str, Any], model_file: bytes, trees: TreeEnsemble | None) -> None:
+        self.version = version
+        self.manifest = manifest
+        self.trees = trees
+        self.ranges = training_ranges(manifest)
+        self._model_file = model_file
+        self._pipeline: Any = None
 
     @property
-    def feature_step(self) -> features.BikeFeatures:
-        step: features.BikeFeatures = self.pipeline.named_steps["features"]
-        return step
+    def pipeline(self) -> Any:
+        if self._pipeline is None:
+            self._pipeline = artifact.load_model(self._model_file, self.manifest)
+        return self._pipeline
+
+    def predict(self, batch: features.Batch) -> np.ndarray[Any, Any]:
+        if self.trees is not None and len(batch["dteday"]) <= SMALL_BATCH:
+            return self.trees.predict(features.feature_matrix(batch))
+        return np.asarray(self.pipeline.predict(batch))
+
+
+def training_ranges(manifest: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """The ranges seen in training, from the manifest's input schema (dates as day ordinals)."""
+    schema = manifest.get("input_schema", {})
+    ranges = {}
+    for name in features.RANGE_CHECKED_FIELDS:
+        if name in schema:
+            low, high = schema[name]["min"], schema[name]["max"]
+            if name == "dteday":
+                low, high = (dt.date.fromisoformat(day).toordinal() for day in (low, high))
+            ranges[name] = (float(low), float(high))
+    return ranges
 
 
 @dataclass(frozen=True)
@@ -82,9 +110,25 @@ def to_rentals(raw: np.ndarray[Any, Any]) -> list[int]:
 
 
 def load_version(registry: ModelRegistry, version: str) -> ServingModel:
+    """Fetch and verify a version. Without a usable tree file the pipeline is unpickled now, so a broken model
+    is refused here (and the last good one kept) rather than on a later request."""
     manifest = registry.manifest(version)
-    pipeline = artifact.load_model(registry.model_file(version), manifest)
-    return ServingModel(version, manifest, pipeline)
+    model_file = registry.model_file(version)
+    artifact.verify(model_file, str(manifest.get("model", {}).get("sha256", "")), "model file")
+    artifact.check_compatible(manifest)
+    trees = None
+    serving = manifest.get("serving", {})
+    if serving.get("format") == TREES_FORMAT:
+        try:
+            data = registry.model_file(version, serving["file"])
+            artifact.verify(data, serving["sha256"], "tree file")
+            trees = TreeEnsemble.from_bytes(data)
+        except (StoreError, artifact.ArtifactInvalid, KeyError, ValueError) as error:
+            log.warning("tree file unusable; serving the joblib pipeline", extra={"reason": str(error)})
+    model = ServingModel(version, manifest, model_file, trees)
+    if trees is None:
+        _ = model.pipeline
+    return model
 
 
 class Predictor:
@@ -155,6 +199,6 @@ class Predictor:
             raise BatchTooLarge(f"{len(rows)} rows exceed the limit of {self.settings.max_batch_rows} per request")
         model = self.current()
         batch = features.batch_from_observations(rows)
-        predictions = to_rentals(model.pipeline.predict(batch))
-        warnings = model.feature_step.out_of_range(batch)
+        predictions = to_rentals(model.predict(batch))
+        warnings = features.out_of_range(batch, model.ranges)
         return Forecast(predictions, model.version, warnings[:MAX_WARNINGS], max(0, len(warnings) - MAX_WARNINGS))

@@ -3,8 +3,9 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from bikecast.features import FEATURE_NAMES, BikeFeatures, batch_from_observations, day_of_year, parse_day
+from bikecast.features import FEATURE_NAMES, batch_from_observations, day_of_year, parse_day
 from bikecast.schema import Observation
+from bikecast.transformer import BikeFeatures
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,13 @@ def test_train_without_publishing_writes_a_complete_artifact(
     version = captured.out.strip()
     assert "evaluating on the chronological holdout" in captured.err  # progress goes to stderr
     folder = tmp_path / version
-    assert sorted(p.name for p in folder.iterdir()) == ["holdout.png", "manifest.json", "model.joblib", "model_card.md"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "holdout.png",
+        "manifest.json",
+        "model.joblib",
+        "model.trees.npz",
+        "model_card.md",
+    ]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["version"] == version
     assert (folder / "holdout.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
