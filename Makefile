@@ -52,7 +52,7 @@ test-unit: setup
 check: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers/shared/bikecast training functions/predict local-emulation tests
+	$(VENV)/bin/mypy layers/shared/bikecast training functions/predict local-emulation tests benchmarks
 	$(SAM) validate --lint
 	.venv-checkov/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 

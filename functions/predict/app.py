@@ -2,41 +2,80 @@
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+import bikecast
 from bikecast import api
-from bikecast.schema import HealthResponse, Observation, PredictRequest, PredictResponse
+from bikecast.schema import ErrorResponse, HealthResponse, Observation, PredictRequest, PredictResponse
 from bikecast.serving import BatchTooLarge, ModelUnavailable, Predictor, Settings
+
+API_DESCRIPTION = """\
+Daily bike-rental forecasts from the weather and the calendar (UCI Bike Sharing data).
+
+`POST /predict` is the documented API; `POST /api/makecalc/` keeps the seed article's contract. Every answer
+carries the model version in the `X-Model-Version` header. Errors are JSON (`ErrorResponse`) and name the field:
+422 for a body that is not valid JSON or does not validate, 415 for a content type other than JSON, 413 for more
+rows than the per-request limit, 503 while no model is loaded."""
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-app = APIGatewayRestResolver(enable_validation=True)
-
 settings = Settings.from_env()
+
+app = APIGatewayRestResolver(enable_validation=True)
+app.configure_openapi(title="bikecast", version=bikecast.__version__, description=API_DESCRIPTION)
+# Powertools' request validation, reading bodies as documented: JSON only, no repeated keys, bounded batches.
+app._request_validation_middleware = api.JsonBodyValidation(settings.max_batch_rows)
+if os.environ.get("ENABLE_SWAGGER", "").strip().lower() == "true":
+    app.enable_swagger(path="/swagger")  # off by default: the spec is committed as openapi/openapi.json
+
 predictor = Predictor.from_settings(settings)
 predictor.refresh(force=True)  # cold start: load the model once per container
 
 
-@app.post("/predict")
+def _error(description: str) -> OpenAPIResponse:
+    return {"description": description, "content": {"application/json": {"model": ErrorResponse}}}
+
+
+VERSION_HEADER: dict[str, OpenAPIResponseHeader] = {
+    api.VERSION_HEADER: {"description": "The version of the model that answered.", "schema": {"type": "string"}}
+}
+INVALID = _error("Malformed JSON, a repeated key, or a field that does not validate; `details` names each field.")
+UNAVAILABLE = _error("No model could be loaded; the function still answers.")
+# Powertools lists a 422 for every route when validation is on; these routes read no input, so it cannot happen.
+NO_INPUT = _error("Listed for every route by request validation; this route reads no input, so it does not occur.")
+BATCH_RESPONSES: dict[int, OpenAPIResponse] = {
+    200: {"description": "One forecast per row.", "headers": VERSION_HEADER},
+    413: _error("More rows than MAX_BATCH_ROWS (10,000 by default)."),
+    415: _error("A content type other than JSON."),
+    422: INVALID,
+    503: UNAVAILABLE,
+}
+
+
+@app.post("/predict", summary="Forecast daily rentals", responses=BATCH_RESPONSES)
 def predict(request: PredictRequest) -> Response[PredictResponse]:
     forecast = predictor.predict(request.instances)
     metrics.add_metric(name="RowsPredicted", unit=MetricUnit.Count, value=len(forecast.predictions))
     return api.ok(api.predict_response(forecast), forecast.model_version)
 
 
-@app.post("/api/makecalc/")
+@app.post("/api/makecalc/", summary="The seed article's contract", responses=BATCH_RESPONSES)
 def makecalc(rows: Annotated[dict[str, Observation], Body()]) -> Response[dict[str, int]]:
     """The seed article's contract: {"0": {row}, ...} -> {"0": 1063, ...}."""
     keys, forecast = api.makecalc(predictor, rows)
@@ -46,15 +85,40 @@ def makecalc(rows: Annotated[dict[str, Observation], Body()]) -> Response[dict[s
     return api.ok(dict(zip(keys, forecast.predictions, strict=True)), forecast.model_version)
 
 
-@app.get("/health")
+@app.get(
+    "/health",
+    summary="Whether a model is loaded",
+    responses={
+        200: {"description": "A model is loaded.", "headers": VERSION_HEADER},
+        422: NO_INPUT,
+        503: {
+            "description": "No model could be loaded; `reason` says why.",
+            "content": {"application/json": {"model": HealthResponse}},
+        },
+    },
+)
 def health() -> Response[HealthResponse]:
     return api.health(predictor)
 
 
-@app.get("/model")
+@app.get(
+    "/model",
+    summary="The serving model's manifest",
+    responses={
+        200: {"description": "Version, metrics, input schema, libraries.", "headers": VERSION_HEADER},
+        422: NO_INPUT,
+        503: UNAVAILABLE,
+    },
+)
 def model() -> Response[dict[str, Any]]:
     current = predictor.current()
     return api.ok(api.public_manifest(current.manifest), current.version)
+
+
+def openapi_json() -> str:
+    """The OpenAPI document of these routes, as committed in openapi/openapi.json (see tests/unit/functions)."""
+    spec = json.loads(app.get_openapi_json_schema())
+    return json.dumps(spec, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 @app.exception_handler([RequestValidationError, RequestUnsupportedContentType])
@@ -69,13 +133,20 @@ def empty_batch(error: api.EmptyBatch) -> Response[dict[str, Any]]:
 
 @app.exception_handler(BatchTooLarge)
 def batch_too_large(error: BatchTooLarge) -> Response[dict[str, Any]]:
-    return api.error(413, "batch_too_large", str(error), [("instances", str(error))])
+    field = error.field if isinstance(error, api.TooManyRows) else "instances"
+    return api.error(413, "batch_too_large", str(error), [(field, str(error))])
 
 
 @app.exception_handler(ModelUnavailable)
 def model_unavailable(error: ModelUnavailable) -> Response[dict[str, Any]]:
     metrics.add_metric(name="ModelUnavailable", unit=MetricUnit.Count, value=1)
     return api.error(503, "model_unavailable", str(error))
+
+
+@app.not_found
+def not_found(error: NotFoundError) -> Response[dict[str, Any]]:
+    event = app.current_event
+    return api.error(404, "not_found", "no such route", [("path", f"{event.http_method} {event.path}")])
 
 
 @app.exception_handler(Exception)

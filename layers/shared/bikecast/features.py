@@ -8,6 +8,7 @@ turns a batch into the model's feature matrix. Training wraps it as the first st
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -73,12 +74,15 @@ def parse_day(value: str) -> dt.date:
 
 
 def batch_from_observations(rows: Sequence[Observation]) -> dict[str, NDArray[Any]]:
-    """Column arrays of validated observations, in one pass per field."""
+    """Column arrays of validated observations: one attribute fetch per row, then columns by slicing."""
+    names = (*CALENDAR_FIELDS, *WEATHER_FIELDS)
+    fetch = operator.attrgetter(*names)
+    values = np.array([fetch(row) for row in rows], dtype=np.float64).reshape(len(rows), len(names))
     batch: dict[str, NDArray[Any]] = {
         "dteday": np.array([row.dteday.toordinal() for row in rows], dtype=np.int64),
     }
-    for name in (*CALENDAR_FIELDS, *WEATHER_FIELDS):
-        batch[name] = np.array([getattr(row, name) for row in rows], dtype=np.float64)
+    for column, name in enumerate(names):
+        batch[name] = values[:, column]
     return batch
 
 
