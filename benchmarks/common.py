@@ -75,16 +75,19 @@ class FakeLambdaContext:
         return 10_000
 
 
-def rss_mib() -> float:
-    """Resident set size now (VmRSS), MiB."""
+def _status_mib(field: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def peak_rss_mib() -> float:
-    """Peak resident set size so far (ru_maxrss is in KiB on Linux), MiB."""
-    import resource
+def rss_mib() -> float:
+    """Resident set size now (VmRSS), MiB."""
+    return _status_mib("VmRSS")
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process image (VmHWM), MiB. Not ru_maxrss: Linux carries that across
+    execve, so a child started by a big parent reports the parent's peak."""
+    return _status_mib("VmHWM")

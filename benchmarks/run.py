@@ -19,6 +19,7 @@ import functools
 import importlib
 import io
 import json
+import math
 import os
 import platform
 import statistics
@@ -53,7 +54,11 @@ LAMBDA_UNZIPPED_LIMIT_MIB = 250
 MIB = 1024 * 1024
 
 # (rows, repetitions, warm-up rounds, time budget for all paths in seconds): bounded in count and in time.
-LATENCY_PLAN = ((1, 2000, 20, 40.0), (100, 300, 5, 25.0), (10_000, 25, 2, 40.0))
+LATENCY_PLAN = ((1, 2000, 20, 40.0), (100, 300, 5, 25.0), (1_000, 100, 3, 25.0), (10_000, 25, 2, 40.0))
+# Lambda x86 prices (us-east-1): per GB-second of billed duration, and per million requests.
+PRICE_GB_SECOND = 0.0000166667
+MEMORY_GB = 1.0  # PredictMemorySize in template.yaml
+PRICE_PER_MILLION_REQUESTS = 0.20
 COLD_RUNS = 5
 MEMORY_REQUESTS = 1000
 CSV_FIELDS = (
@@ -89,13 +94,12 @@ class Setup:
     version: str
     model_key: str
     rows: list[Any]  # training.data.LabelledObservation, in file order
-    seed_model: Any  # HistGradientBoostingRegressor on the seed's 12 features
+    seed_model: Any  # the same estimator class and parameters, fitted on the seed's 12 features
+    agreement: dict[str, Any]
 
 
 def publish_model(moto_url: str) -> tuple[str, str, list[Any], Any]:
     """Train and publish as `make demo` does; also fit the seed-feature model for the Flask path."""
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
     from bikecast.registry import MODEL_FILE, ModelRegistry
     from bikecast.store import S3Store
     from training import data, model, publish
@@ -106,7 +110,7 @@ def publish_model(moto_url: str) -> tuple[str, str, list[Any], Any]:
     built = publish.build(training, progress=lambda _: None)
     registry = ModelRegistry(store)
     publish.publish(built, registry, progress=lambda _: None)
-    seed_model = HistGradientBoostingRegressor(**model.MODEL_PARAMS)
+    seed_model = model.build_pipeline().named_steps["model"]
     seed_model.fit(model.seed_matrix(training.batch), training.target)
     return built.version, registry.key(built.version, MODEL_FILE), list(training.rows), seed_model
 
@@ -162,17 +166,34 @@ class LatencyRow:
     seed_floor: Timing
 
 
+def serving_agreement(app: ModuleType, rows: list[Any]) -> dict[str, Any]:
+    """The serving path's forecasts vs the joblib pipeline's, on the full data set."""
+    from bikecast import features
+
+    served = app.predictor.model
+    batch = features.batch_from_observations(rows)
+    ours = served.trees.predict(features.feature_matrix(batch))
+    reference = served.pipeline.predict(batch)
+    return {
+        "rows": len(rows),
+        "max_abs_diff": float(np.max(np.abs(ours - reference))),
+        "rounded_diffs": int(np.sum(np.rint(ours) != np.rint(reference))),
+    }
+
+
 def latency(setup: Setup) -> list[LatencyRow]:
     import pandas as pd
 
     from benchmarks import seed_flask
     from bikecast import features
     from bikecast.serving import to_rentals
+    from bikecast.trees import SMALL_BATCH
     from training import model
 
     seed_flask.model = setup.seed_model
     client = seed_flask.app.test_client()
-    pipeline = setup.app.predictor.model.pipeline  # the very object the handler serves
+    serving = setup.app.predictor.model  # the very object the handler serves
+    pipeline = serving.pipeline
     estimator = pipeline.named_steps["model"]
     context = common.FakeLambdaContext()
     results = []
@@ -216,7 +237,8 @@ def latency(setup: Setup) -> list[LatencyRow]:
                 [
                     handler,
                     flask,
-                    functools.partial(estimator.predict, matrix),
+                    # the engine the handler uses at this size: tree arrays up to SMALL_BATCH rows, else scikit-learn
+                    functools.partial(serving.trees.predict if count <= SMALL_BATCH else estimator.predict, matrix),
                     functools.partial(setup.seed_model.predict, seed_matrix),
                 ],
                 reps,
@@ -389,15 +411,17 @@ What each path runs (model version `{setup.version}`):
 - **handler**: the real `functions/predict/app.py` `lambda_handler`, in process, model already loaded from
   moto_server: an API Gateway REST event (events/predict-single.json with the rows as `{{"instances": [...]}}`)
   in, the JSON response out, Powertools on (tracing disabled, log level WARNING, its metrics stdout redirected
-  to /dev/null). Model: the published pipeline, `BikeFeatures` → `HistGradientBoostingRegressor`
-  (`training.model.MODEL_PARAMS`, 11 features), fitted on all 731 days.
+  to /dev/null). Model: the published version, `GradientBoostingRegressor` (`training.model.MODEL_PARAMS`,
+  11 features) fitted on all 731 days, served from its tree arrays (`bikecast/trees.py`) up to 256 rows and by
+  the unpickled scikit-learn pipeline above that.
 - **seed Flask**: the seed article's app (benchmarks/seed_flask.py: `pd.read_json` → `doTheCalculation` →
   `model.predict` → `jsonify`, adapted only where pandas 3 requires), called through Flask's test client with
-  the article's body `{{"0": row, "1": row, ...}}`. Model: a `HistGradientBoostingRegressor` with the same
+  the article's body `{{"0": row, "1": row, ...}}`. Model: a `GradientBoostingRegressor` with the same
   `MODEL_PARAMS` fitted on the same 731 days, but on the seed's 12 features (`training.model.seed_matrix`),
   since the seed's feature matrix differs from ours.
-- **floor**: the handler's own fitted estimator, `pipeline.named_steps["model"].predict(X)`, on a feature matrix
-  prepared in advance. **seed floor**: the same for the seed-feature model (shows the two models cost the same).
+- **floor**: the engine the handler uses at that size (tree arrays up to 256 rows, else
+  `pipeline.named_steps["model"].predict(X)`), on a feature matrix prepared in advance. **seed floor**: the
+  scikit-learn seed-feature model on its own matrix (what the Flask path pays for the model alone).
 
 Rows are real day.csv rows in file order (cycled past 731 to reach 10,000): the 13 input columns, calendar fields
 included (the seed's features need them), `dteday` as the seed client sends it (`2011-01-01T00:00:00.000Z`).
@@ -496,20 +520,45 @@ against its bare model, and the Flask path's feature matrix against `training.mo
         ["measure (fresh process, handler imported, model loaded from moto_server)", "MiB"],
         [
             ["RSS after load, before any request (VmRSS)", f"{mem.inside['rss_after_load_mib']:.0f}"],
-            ["peak RSS after load (ru_maxrss)", f"{mem.inside['peak_after_load_mib']:.0f}"],
+            ["peak RSS after load (VmHWM)", f"{mem.inside['peak_after_load_mib']:.0f}"],
             [
                 f"RSS after {int(mem.inside['requests']):,} single-row requests (VmRSS)",
                 f"{mem.inside['rss_after_requests_mib']:.0f}",
             ],
             [
-                f"**peak RSS after {int(mem.inside['requests']):,} single-row requests (ru_maxrss)**",
+                f"**peak RSS after {int(mem.inside['requests']):,} single-row requests (VmHWM)**",
                 f"**{mem.inside['peak_after_requests_mib']:.0f}**",
             ],
         ],
     )
 
+    by_rows = {row.rows: row for row in lat}
+    cost_rows = []
+    for label, rows_per_request, count in (("1-row requests", 1, 1), ("1,000-row requests", 1000, 1000)):
+        billed_ms = max(1.0, math.ceil(by_rows[count].handler.p50_ms))
+        requests_per_million_rows = 1_000_000 / rows_per_request
+        compute = requests_per_million_rows * billed_ms / 1000 * MEMORY_GB * PRICE_GB_SECOND
+        invocations = requests_per_million_rows / 1_000_000 * PRICE_PER_MILLION_REQUESTS
+        cost_rows.append(
+            [
+                label,
+                f"{by_rows[count].handler.p50_ms:.2f}",
+                f"{billed_ms:.0f}",
+                f"${compute:.4f}",
+                f"${invocations:.4f}",
+                f"**${compute + invocations:.4f}**",
+            ]
+        )
+    cost_table = table(
+        ["per million rows, as", "handler p50 ms", "billed ms", "compute", "requests", "total"], cost_rows
+    )
+    agreement = setup.agreement
     return (
         header
+        + "\n## 0. Correctness\n\n"
+        + f"Tree arrays vs the joblib pipeline on all {agreement['rows']} rows of day.csv: max difference "
+        + f"{agreement['max_abs_diff']:.2g} rentals; rows whose rounded forecast differs: "
+        + f"{agreement['rounded_diffs']}.\n"
         + "\n## 1. Warm request latency\n\n"
         + latency_table
         + "\n\nRatios: p50 / p95. Each repetition calls the four paths once, in turn (so load from other processes "
@@ -523,6 +572,11 @@ against its bare model, and the Flask path's feature matrix against `training.mo
         + size_text
         + "\n\n## 4. Memory\n\n"
         + memory_table
+        + f"\n\n## 5. Lambda cost at {MEMORY_GB * 1024:.0f} MB (x86: ${PRICE_GB_SECOND} per GB-s, "
+        + f"${PRICE_PER_MILLION_REQUESTS} per million requests)\n\n"
+        + "From the handler p50 above, billed per started millisecond. Lambda at 1024 MB gets about 0.6 of a vCPU, "
+        + "so real durations can be ~1.7x these (the first ms of a 1-row request is billed either way).\n\n"
+        + cost_table
         + "\n"
     )
 
@@ -544,7 +598,7 @@ def main() -> int:
         say(f"training and publishing a model to {moto_url}")
         version, model_key, rows, seed_model = publish_model(moto_url)
         app = importlib.import_module("app")
-        setup = Setup(app, version, model_key, rows, seed_model)
+        setup = Setup(app, version, model_key, rows, seed_model, serving_agreement(app, rows))
         say("warm latency")
         lat = latency(setup)
         child_env = {**env, "BENCH_MODEL_KEY": model_key}
