@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tests.fakes import FakeLambdaContext as FakeLambdaContext  # re-exported for child and run
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "benchmarks"
 EVENTS = REPO / "events"
@@ -62,17 +64,6 @@ def predict_event(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     event = copy.deepcopy(load_event("predict-single"))
     event["body"] = json.dumps({"instances": list(rows)})
     return event
-
-
-class FakeLambdaContext:
-    function_name = "PredictFunction"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:PredictFunction"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 def _status_mib(field: str) -> float:

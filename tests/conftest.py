@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.fakes import FakeLambdaContext as FakeLambdaContext
 from training import data, publish
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,17 +47,6 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
     monkeypatch.delenv("S3_ENDPOINT_URL", raising=False)
-
-
-class FakeLambdaContext:
-    function_name = "PredictFunction"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:PredictFunction"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 @pytest.fixture
