@@ -40,7 +40,7 @@ settings = Settings.from_env()
 app = APIGatewayRestResolver(enable_validation=True)
 app.configure_openapi(title="bikecast", version=bikecast.__version__, description=API_DESCRIPTION)
 # Powertools' request validation, reading bodies as documented: JSON only, no repeated keys, bounded batches.
-app._request_validation_middleware = api.JsonBodyValidation(settings.max_batch_rows)
+app._request_validation_middleware = api.JsonBodyValidation(settings.max_batch_rows, settings.max_body_bytes)
 if os.environ.get("ENABLE_SWAGGER", "").strip().lower() == "true":
     app.enable_swagger(path="/swagger")  # off by default: the spec is committed as openapi/openapi.json
 
@@ -61,7 +61,7 @@ UNAVAILABLE = _error("No model could be loaded; the function still answers.")
 NO_INPUT = _error("Listed for every route by request validation; this route reads no input, so it does not occur.")
 BATCH_RESPONSES: dict[int, OpenAPIResponse] = {
     200: {"description": "One forecast per row.", "headers": VERSION_HEADER},
-    413: _error("More rows than MAX_BATCH_ROWS (10,000 by default)."),
+    413: _error("More rows than MAX_BATCH_ROWS (10,000 by default) or more bytes than MAX_BODY_BYTES (5,000,000)."),
     415: _error("A content type other than JSON."),
     422: INVALID,
     503: UNAVAILABLE,

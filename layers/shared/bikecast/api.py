@@ -85,6 +85,14 @@ class TooManyRows(BatchTooLarge):
         self.field = field
 
 
+class BodyTooLarge(TooManyRows):
+    """More bytes than one request may hold, found before the body is parsed."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        BatchTooLarge.__init__(self, f"the body has {size:,} bytes; at most {limit:,} are accepted")
+        self.field = "body"
+
+
 def is_json(content_type: str) -> bool:
     """``application/json`` (any parameters, any case) or ``application/*+json``; no content type counts as JSON."""
     media_type = content_type.partition(";")[0].strip().lower()
@@ -98,13 +106,13 @@ def _body_error(kind: str, message: str, loc: tuple[str | int, ...] = ("body",))
     return RequestValidationError([{"type": kind, "loc": loc, "msg": message, "input": {}, "ctx": ctx}])
 
 
-def read_body(event: BaseProxyEvent, max_rows: int) -> Any:
+def read_body(event: BaseProxyEvent, max_rows: int, max_bytes: int) -> Any:
     """The request body as JSON, or a 4xx naming what is wrong with it.
 
     Stricter than Powertools' own reading: only JSON is accepted (a form or multipart body is a 415, as
     documented), a key given twice in one object is refused instead of silently keeping the last value, a body
     nested too deeply or holding a number too long to convert is a 422 rather than a Python error, and a batch
-    over the row limit is refused before its rows are validated.
+    over the row or byte limit is refused before its rows are validated (or its bytes parsed).
     """
     content_type = str(event.headers.get("content-type") or "")
     if not is_json(content_type):
@@ -121,6 +129,8 @@ def read_body(event: BaseProxyEvent, max_rows: int) -> Any:
             ],
         )
     text = event.body
+    if text and len(text) > max_bytes:
+        raise BodyTooLarge(len(text), max_bytes)
     if text and event.is_base64_encoded:
         try:
             text = base64.b64decode(text, validate=True).decode("utf-8")
@@ -200,12 +210,13 @@ def check_batch_size(body: Any, max_rows: int) -> None:
 class JsonBodyValidation(OpenAPIRequestValidationMiddleware):
     """Powertools' request validation, with the body read by ``read_body``."""
 
-    def __init__(self, max_rows: int) -> None:
+    def __init__(self, max_rows: int, max_bytes: int) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
         self.max_rows = max_rows
+        self.max_bytes = max_bytes
 
     def _get_body(self, app: ApiGatewayResolver) -> dict[str, Any]:
-        body: dict[str, Any] = read_body(app.current_event, self.max_rows)
+        body: dict[str, Any] = read_body(app.current_event, self.max_rows, self.max_bytes)
         return body
 
 

@@ -41,6 +41,8 @@ class Settings:
     bucket: str
     prefix: str = "models/"
     max_batch_rows: int = 10_000
+    # Under Lambda's 6 MB synchronous payload limit; 10,000 rows of the documented API take about 1.8 MB.
+    max_body_bytes: int = 5_000_000
     refresh_seconds: float = 60.0
     retry_seconds: float = 5.0
 
@@ -51,6 +53,7 @@ class Settings:
             bucket=env.get("MODEL_BUCKET", ""),
             prefix=env.get("MODEL_PREFIX", "models/"),
             max_batch_rows=int(env.get("MAX_BATCH_ROWS", "10000")),
+            max_body_bytes=int(env.get("MAX_BODY_BYTES", "5000000")),
             refresh_seconds=float(env.get("MODEL_REFRESH_SECONDS", "60")),
             retry_seconds=float(env.get("MODEL_RETRY_SECONDS", "5")),
         )

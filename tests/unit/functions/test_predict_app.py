@@ -142,3 +142,16 @@ def test_without_a_model_predict_is_503_and_health_says_why(s3: S3Store, lambda_
     assert status == 503
     assert health["status"] == "unavailable"
     assert health["reason"]
+
+
+def test_body_over_the_byte_limit_is_413_before_parsing(
+    published: publish.Artifact, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_BODY_BYTES", "1000")
+    app = fresh_app()
+    event = load_event("predict-single")
+    event["body"] = json.dumps({"instances": [json.loads(event["body"])["instances"][0]] * 10})
+    status, _, body = call(app, event, lambda_context)
+    assert status == 413
+    assert body["details"][0]["field"] == "body"
+    assert "at most 1,000 are accepted" in body["message"]
