@@ -44,6 +44,7 @@ from numpy.typing import NDArray  # noqa: E402
 # Before scikit-learn loads its OpenMP runtime: bikecast sets OMP_NUM_THREADS=1 (unless set), as in the Lambda.
 # Every path here, and every child process (they inherit the environment), runs with that one setting.
 import bikecast  # noqa: E402, F401
+from bikecast.features import INPUT_FIELDS  # noqa: E402
 
 RESULTS = common.BENCH_DIR / "RESULTS.md"
 CHILD = common.BENCH_DIR / "child.py"
@@ -61,21 +62,6 @@ MEMORY_GB = 1.0  # PredictMemorySize in template.yaml
 PRICE_PER_MILLION_REQUESTS = 0.20
 COLD_RUNS = 5
 MEMORY_REQUESTS = 1000
-CSV_FIELDS = (
-    "instant",
-    "dteday",
-    "season",
-    "yr",
-    "mnth",
-    "holiday",
-    "weekday",
-    "workingday",
-    "weathersit",
-    "temp",
-    "atemp",
-    "hum",
-    "windspeed",
-)
 
 
 STARTED = time.perf_counter()
@@ -117,7 +103,7 @@ def publish_model(moto_url: str) -> tuple[str, str, list[Any], Any]:
 
 def request_row(row: Any) -> dict[str, Any]:
     """A day.csv row as the seed client sends it: the input columns, the date as a UTC midnight timestamp."""
-    fields: dict[str, Any] = {name: getattr(row, name) for name in CSV_FIELDS}
+    fields: dict[str, Any] = {name: getattr(row, name) for name in INPUT_FIELDS}
     fields["dteday"] = f"{row.dteday.isoformat()}T00:00:00.000Z"
     return fields
 
