@@ -30,7 +30,7 @@ Daily bike-rental forecasts from the weather and the calendar (UCI Bike Sharing 
 `POST /predict` is the documented API; `POST /api/makecalc/` keeps the seed article's contract. Every answer
 carries the model version in the `X-Model-Version` header. Errors are JSON (`ErrorResponse`) and name the field:
 422 for a body that is not valid JSON or does not validate, 415 for a content type other than JSON, 413 for more
-rows than the per-request limit, 503 while no model is loaded."""
+rows or bytes than the per-request limits, 503 while no model is loaded."""
 
 logger = Logger()
 tracer = Tracer()
