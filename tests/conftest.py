@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.fakes import FAKE_CREDENTIALS
 from tests.fakes import FakeLambdaContext as FakeLambdaContext
 from training import data, publish
 
@@ -36,13 +37,7 @@ def built_artifact(training_data: data.TrainingData) -> publish.Artifact:
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials, so nothing can reach a real account even by mistake."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
+    for name, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)

@@ -35,10 +35,12 @@ def registry(aws_env: None) -> Iterator[ModelRegistry]:
         yield ModelRegistry(S3Store(BUCKET))
 
 
-def publish_copy(registry: ModelRegistry, built: publish.Artifact, version: str, model: bytes | None = None) -> None:
+def release(registry: ModelRegistry, built: publish.Artifact, version: str, model: bytes | None = None) -> None:
+    """Publish a copy of the built artifact as ``version`` (optionally with another model file) and promote it."""
     manifest = copy.deepcopy(built.manifest) | {"version": version}
     files = dict(built.files) | ({MODEL_FILE: model} if model is not None else {})
     registry.publish(version, files, manifest)
+    registry.promote(version)
 
 
 def predictor(registry: ModelRegistry, clock: Clock, **settings: float) -> Predictor:
@@ -49,12 +51,10 @@ def test_pointer_move_is_picked_up_after_the_refresh_interval(
     registry: ModelRegistry, built_artifact: publish.Artifact
 ) -> None:
     clock = Clock()
-    publish_copy(registry, built_artifact, "v1")
-    registry.promote("v1")
+    release(registry, built_artifact, "v1")
     serving = predictor(registry, clock)
     assert serving.predict([ROW]).model_version == "v1"
-    publish_copy(registry, built_artifact, "v2")
-    registry.promote("v2")
+    release(registry, built_artifact, "v2")
     clock.now = 59
     assert serving.predict([ROW]).model_version == "v1"  # not re-checked yet
     clock.now = 61
@@ -65,13 +65,10 @@ def test_corrupt_new_version_keeps_the_last_good_model(
     registry: ModelRegistry, built_artifact: publish.Artifact
 ) -> None:
     clock = Clock()
-    publish_copy(registry, built_artifact, "v1")
-    registry.promote("v1")
+    release(registry, built_artifact, "v1")
     serving = predictor(registry, clock)
     serving.refresh(force=True)
-    publish_copy(registry, built_artifact, "v2", model=built_artifact.files[MODEL_FILE][:-10])
-    registry.promote("v2")
-    registry.store.put(registry.pointer_key, b'{"version": "v2"}', "application/json")
+    release(registry, built_artifact, "v2", model=built_artifact.files[MODEL_FILE][:-10])
     clock.now = 100
     assert serving.predict([ROW]).model_version == "v1"
     registry.store.put(registry.pointer_key, b"garbage", "application/json")
@@ -89,8 +86,7 @@ def test_without_a_model_it_is_unavailable_then_recovers(
     serving = predictor(registry, clock)
     with pytest.raises(ModelUnavailable):
         serving.predict([ROW])
-    publish_copy(registry, built_artifact, "v1")
-    registry.promote("v1")
+    release(registry, built_artifact, "v1")
     clock.now = 6  # past the retry interval
     assert serving.predict([ROW]).model_version == "v1"
 

@@ -36,6 +36,7 @@ from schemathesis import GenerationMode
 from bikecast.registry import ModelRegistry
 from bikecast.store import S3Store
 from tests.conftest import BUCKET, REPO, FakeLambdaContext, load_event
+from tests.fakes import FAKE_CREDENTIALS
 from training import publish
 
 SPEC: dict[str, Any] = json.loads((REPO / "openapi" / "openapi.json").read_text(encoding="utf-8"))
@@ -66,11 +67,7 @@ def fast(examples: int) -> settings:
 def handler(built_artifact: publish.Artifact) -> Iterator[ModuleType]:
     with pytest.MonkeyPatch.context() as env:
         for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
+            **FAKE_CREDENTIALS,
             "POWERTOOLS_SERVICE_NAME": "bikecast-predict",
             "POWERTOOLS_METRICS_NAMESPACE": "bikecast",
             "POWERTOOLS_TRACE_DISABLED": "true",
