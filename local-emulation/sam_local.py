@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,8 +118,11 @@ def build(check: bool = True) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([SAM, "build"], cwd=REPO, env=sam_env(), check=check)
 
 
-def invoke(function: str, event: Path, env_vars: Path, timeout: float = 400) -> dict[str, Any]:
-    """`sam local invoke`; returns the function's JSON answer (its last line of stdout)."""
+def invoke(
+    function: str, event: Path, env_vars: Path, timeout: float = 400, parameters: Sequence[str] = ()
+) -> dict[str, Any]:
+    """`sam local invoke`; returns the function's JSON answer (its last line of stdout). ``parameters`` are
+    template parameter overrides such as ``JoblibFallback=Enabled``."""
     result = subprocess.run(
         [
             SAM,
@@ -133,6 +136,7 @@ def invoke(function: str, event: Path, env_vars: Path, timeout: float = 400) -> 
             "--add-host",
             f"{CONTAINER_HOST}:host-gateway",
             "--skip-pull-image",
+            *(["--parameter-overrides", " ".join(parameters)] if parameters else []),
         ],
         cwd=REPO,
         env=sam_env(),

@@ -57,6 +57,12 @@ def parser() -> argparse.ArgumentParser:
         default=promotion.GateSettings.holdout_days,
         help="most recent days the gate compares on (default: %(default)s)",
     )
+    gate.add_argument(
+        "--joblib-fallback",
+        action="store_true",
+        help="the predict function is deployed with JoblibFallback=Enabled: a version without a tree file may be "
+        "promoted (default: it is published but not promoted)",
+    )
     commands = root.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", parents=[common, gate], help="train, evaluate and publish a model artifact")
@@ -101,7 +107,9 @@ def registry_for(args: argparse.Namespace) -> ModelRegistry:
 
 
 def gate_settings(args: argparse.Namespace) -> promotion.GateSettings:
-    return promotion.GateSettings(holdout_days=args.gate_holdout_days, tolerance=args.gate_tolerance)
+    return promotion.GateSettings(
+        holdout_days=args.gate_holdout_days, tolerance=args.gate_tolerance, joblib_fallback=args.joblib_fallback
+    )
 
 
 def train(args: argparse.Namespace) -> int:

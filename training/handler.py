@@ -21,6 +21,7 @@ settings = retrain.RetrainSettings(
     gate=promotion.GateSettings(
         holdout_days=int(os.environ.get("GATE_HOLDOUT_DAYS", "122")),
         tolerance=float(os.environ.get("GATE_TOLERANCE", "0.05")),
+        joblib_fallback=os.environ.get("JOBLIB_FALLBACK", "Disabled") == "Enabled",
     ),
     drift=drift.DriftSettings(threshold=float(os.environ.get("DRIFT_THRESHOLD", "1.5"))),
 )

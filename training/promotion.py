@@ -10,6 +10,7 @@ from bikecast.artifact import ArtifactInvalid
 from bikecast.registry import ModelRegistry, Pointer, PointerInvalid
 from bikecast.serving import ServingModel, load_version
 from bikecast.store import PreconditionFailed, StoreError
+from bikecast.trees import TREES_FORMAT
 from training import model
 from training.data import TrainingData
 from training.publish import Artifact
@@ -23,6 +24,19 @@ PROMOTION_ATTEMPTS = 3
 class GateSettings:
     holdout_days: int = model.HOLDOUT_DAYS  # the same most-recent days as the chronological holdout
     tolerance: float = 0.05  # a candidate may be up to 5% worse in RMSE and still be promoted
+    # Whether the predict function can unpickle a version that has no tree file (JoblibFallback in template.yaml).
+    joblib_fallback: bool = False
+
+
+def unservable(manifest: dict[str, Any], settings: GateSettings) -> str | None:
+    """Why the deployed predict function could not serve this version, or None if it can."""
+    serving = manifest.get("serving", {})
+    if serving.get("format") == TREES_FORMAT or settings.joblib_fallback:
+        return None
+    return (
+        f"not servable: no verified tree file ({serving.get('reason', 'none was exported')}), and the predict "
+        "function has no scikit-learn to serve the joblib pipeline (deploy with JoblibFallback=Enabled)"
+    )
 
 
 def judge(data: TrainingData, current: ServingModel | None, settings: GateSettings) -> dict[str, Any]:
@@ -61,6 +75,12 @@ def judge(data: TrainingData, current: ServingModel | None, settings: GateSettin
     return verdict | {"promote": passed, "reason": ("passed: " if passed else "failed: ") + comparison}
 
 
+def decide(built: Artifact, data: TrainingData, current: ServingModel | None, settings: GateSettings) -> dict[str, Any]:
+    verdict = judge(data, current, settings)
+    reason = unservable(built.manifest, settings)
+    return verdict if reason is None else verdict | {"promote": False, "reason": reason}
+
+
 def current_model(registry: ModelRegistry) -> tuple[Pointer, ServingModel | None]:
     """The pointer and the model it names; a pointer to a broken model counts as no model (nothing to beat)."""
     try:
@@ -83,7 +103,7 @@ def publish_gated(
     The pointer is moved with If-Match on the ETag it was read with; if another retrain moved it meanwhile,
     the gate is judged again against the new current model."""
     pointer, current = current_model(registry)
-    verdict = judge(data, current, settings)
+    verdict = decide(built, data, current, settings)
     built.manifest["gate"] = verdict
     progress(f"quality gate: {verdict['reason']}")
     registry.publish(built.version, built.files, built.manifest)
@@ -96,7 +116,7 @@ def publish_gated(
         except PreconditionFailed:
             progress("the pointer moved while this candidate was judged; judging again against the new model")
             pointer, current = current_model(registry)
-            verdict = judge(data, current, settings)
+            verdict = decide(built, data, current, settings)
             continue
         registry.record_decision(
             {

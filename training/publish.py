@@ -124,7 +124,8 @@ def export_trees(pipeline: Any, batch: features.Batch, files: dict[str, bytes], 
     """The fast serving format, published only if it agrees with the pipeline on every training row."""
     try:
         ensemble = TreeEnsemble.from_gradient_boosting(pipeline.named_steps["model"])
-    except AttributeError as error:
+    except (AttributeError, ValueError) as error:  # not a gradient-boosting model, or trees too deep
+        progress(f"no tree export ({error}); serving will use the joblib pipeline")
         return {"format": "joblib", "reason": f"no tree export for this model: {error}"}
     difference = float(np.max(np.abs(ensemble.predict(features.feature_matrix(batch)) - pipeline.predict(batch))))
     rows = len(batch["dteday"])

@@ -3,18 +3,25 @@ trained here and published into moto_server. Needs Docker and the Lambda base im
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 import sam_local
 
-from bikecast.registry import ModelRegistry
+from bikecast import artifact
+from bikecast.features import INPUT_FIELDS
+from bikecast.registry import MODEL_FILE, ModelRegistry
+from bikecast.serving import to_rentals
 from bikecast.store import S3Store
+from bikecast.trees import TREES_FILE
 from tests.conftest import EVENTS, load_event
 from training import publish
+from training.data import TrainingData
 
 pytestmark = pytest.mark.e2e
 BUCKET = "e2e-models"
@@ -93,3 +100,44 @@ def test_bad_requests_get_a_4xx_naming_the_field(api: str, name: str) -> None:
     r = requests.post(f"{api}{event['path']}", data=event["body"], headers=headers, timeout=60)
     assert 400 <= r.status_code < 500, r.text
     assert expected_field in [d["field"] for d in r.json()["details"]]
+
+
+def test_ten_thousand_rows_are_answered_by_the_slim_function(
+    api: str, built_artifact: publish.Artifact, training_data: TrainingData
+) -> None:
+    """The deployed function has no scikit-learn (DepsLayer is numpy, pydantic, Powertools); its tree file answers a
+    full batch exactly as the joblib pipeline does."""
+    assert not (Path(sam_local.REPO) / ".aws-sam" / "build" / "DepsLayer" / "python" / "sklearn").exists()
+    rows = [training_data.rows[i % len(training_data.rows)] for i in range(10_000)]
+    instances = [{name: str(getattr(row, name)) if name == "dteday" else getattr(row, name) for name in INPUT_FIELDS}
+                 for row in rows]  # fmt: skip
+    r = requests.post(f"{api}/predict", json={"instances": instances}, timeout=120)
+    assert r.status_code == 200, r.text[:500]
+    pipeline = artifact.load_model(built_artifact.files[MODEL_FILE], built_artifact.manifest)
+    batch = {name: column[np.arange(10_000) % len(training_data.rows)] for name, column in training_data.batch.items()}
+    assert r.json()["predictions"] == to_rentals(pipeline.predict(batch))
+
+
+def test_a_version_without_a_tree_file_needs_the_joblib_fallback(
+    sam_built: Path, moto_url: str, built_artifact: publish.Artifact, tmp_path: Path
+) -> None:
+    """Without a tree file the default function refuses the version (503, nothing served wrongly); deployed with
+    JoblibFallback=Enabled (SklearnLayer added) it unpickles the pipeline and answers."""
+    manifest = copy.deepcopy(built_artifact.manifest)
+    manifest["serving"] = {"format": "joblib", "reason": "no tree export for this model (test)"}
+    files = {name: body for name, body in built_artifact.files.items() if name != TREES_FILE}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in sam_local.FAKE_AWS.items():
+            patch.setenv(name, value)
+        patch.setenv("AWS_ENDPOINT_URL_S3", moto_url)
+        store = S3Store("e2e-joblib-only")
+        store.ensure_bucket()
+        registry = ModelRegistry(store)
+        registry.publish(built_artifact.version, files, manifest)
+        registry.promote(built_artifact.version)
+    env = sam_local.env_file(store.bucket, moto_url, tmp_path / "env.json")
+    event = EVENTS / "makecalc-seed.json"
+    assert sam_local.invoke("PredictFunction", event, env)["statusCode"] == 503
+    answer = sam_local.invoke("PredictFunction", event, env, parameters=["JoblibFallback=Enabled"])
+    assert answer["statusCode"] == 200, answer["body"][:500]
+    assert_seed_answer(json.loads(answer["body"]))

@@ -50,9 +50,15 @@ def verify(data: bytes, expected_sha256: str, what: str) -> None:
 def check_compatible(manifest: dict[str, Any]) -> None:
     """scikit-learn pickles are only guaranteed to load on the same minor version that wrote them.
     (Read from the package metadata: importing scikit-learn costs a second, and the fast path never needs it.)"""
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    installed = version("scikit-learn")
+    try:
+        installed = version("scikit-learn")
+    except PackageNotFoundError:
+        raise ArtifactInvalid(
+            "this version has no usable tree file, and this function has no scikit-learn to load its joblib "
+            "pipeline (deploy with JoblibFallback=Enabled)"
+        ) from None
     trained_with = str(manifest.get("libraries", {}).get("scikit-learn", ""))
     if _minor(trained_with) != _minor(installed):
         raise ArtifactInvalid(

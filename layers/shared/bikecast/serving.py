@@ -21,7 +21,7 @@ from bikecast import artifact, features
 from bikecast.features import RangeWarning
 from bikecast.registry import ModelRegistry, PointerInvalid
 from bikecast.store import S3Store, StoreError
-from bikecast.trees import SMALL_BATCH, TREES_FORMAT, TreeEnsemble
+from bikecast.trees import TREES_FORMAT, TreeEnsemble
 
 log = logging.getLogger(__name__)
 
@@ -60,26 +60,32 @@ class Settings:
 
 
 class ServingModel:
-    """One loaded version: tree arrays for small batches, the joblib pipeline for large ones (or for everything
-    when training published no tree file). The pipeline is unpickled on first use, so a cold start that only
-    needs the trees never imports scikit-learn."""
+    """One loaded version: served from its tree arrays, or by the joblib pipeline when training published no
+    usable tree file. The pipeline is unpickled only then, so serving a tree file never imports scikit-learn."""
 
-    def __init__(self, version: str, manifest: dict[str, Any], model_file: bytes, trees: TreeEnsemble | None) -> None:
+    def __init__(
+        self,
+        version: str,
+        manifest: dict[str, Any],
+        trees: TreeEnsemble | None,
+        fetch_model_file: Callable[[], bytes],
+    ) -> None:
         self.version = version
         self.manifest = manifest
         self.trees = trees
         self.ranges = training_ranges(manifest)
-        self._model_file = model_file
+        self._fetch_model_file = fetch_model_file
         self._pipeline: Any = None
 
     @property
     def pipeline(self) -> Any:
+        """The joblib pipeline, fetched, checked against the manifest and unpickled on first use."""
         if self._pipeline is None:
-            self._pipeline = artifact.load_model(self._model_file, self.manifest)
+            self._pipeline = artifact.load_model(self._fetch_model_file(), self.manifest)
         return self._pipeline
 
     def predict(self, batch: features.Batch) -> np.ndarray[Any, Any]:
-        if self.trees is not None and len(batch["dteday"]) <= SMALL_BATCH:
+        if self.trees is not None:
             return self.trees.predict(features.feature_matrix(batch))
         return np.asarray(self.pipeline.predict(batch))
 
@@ -113,12 +119,9 @@ def to_rentals(raw: np.ndarray[Any, Any]) -> list[int]:
 
 
 def load_version(registry: ModelRegistry, version: str) -> ServingModel:
-    """Fetch and verify a version. Without a usable tree file the pipeline is unpickled now, so a broken model
-    is refused here (and the last good one kept) rather than on a later request."""
+    """Fetch and verify a version: its tree file if training published one, else its joblib pipeline, which is
+    then unpickled now, so a broken model is refused here (and the last good one kept), not on a later request."""
     manifest = registry.manifest(version)
-    model_file = registry.model_file(version)
-    artifact.verify(model_file, str(manifest.get("model", {}).get("sha256", "")), "model file")
-    artifact.check_compatible(manifest)
     trees = None
     serving = manifest.get("serving", {})
     if serving.get("format") == TREES_FORMAT:
@@ -127,8 +130,8 @@ def load_version(registry: ModelRegistry, version: str) -> ServingModel:
             artifact.verify(data, serving["sha256"], "tree file")
             trees = TreeEnsemble.from_bytes(data)
         except (StoreError, artifact.ArtifactInvalid, KeyError, ValueError) as error:
-            log.warning("tree file unusable; serving the joblib pipeline", extra={"reason": str(error)})
-    model = ServingModel(version, manifest, model_file, trees)
+            log.warning("tree file unusable; trying the joblib pipeline", extra={"reason": str(error)})
+    model = ServingModel(version, manifest, trees, lambda: registry.model_file(version))
     if trees is None:
         _ = model.pipeline
     return model

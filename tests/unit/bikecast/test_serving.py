@@ -12,6 +12,7 @@ from bikecast.registry import MODEL_FILE, ModelRegistry
 from bikecast.schema import Observation
 from bikecast.serving import BatchTooLarge, ModelUnavailable, Predictor, Settings, to_rentals
 from bikecast.store import S3Store
+from bikecast.trees import TREES_FILE
 from tests.conftest import BUCKET
 from training import publish
 
@@ -35,10 +36,12 @@ def registry(aws_env: None) -> Iterator[ModelRegistry]:
         yield ModelRegistry(S3Store(BUCKET))
 
 
-def release(registry: ModelRegistry, built: publish.Artifact, version: str, model: bytes | None = None) -> None:
-    """Publish a copy of the built artifact as ``version`` (optionally with another model file) and promote it."""
+def release(registry: ModelRegistry, built: publish.Artifact, version: str, **replaced: bytes) -> None:
+    """Publish a copy of the built artifact as ``version`` (optionally with other files: ``model``, ``trees``) and
+    promote it."""
     manifest = copy.deepcopy(built.manifest) | {"version": version}
-    files = dict(built.files) | ({MODEL_FILE: model} if model is not None else {})
+    names = {"model": MODEL_FILE, "trees": TREES_FILE}
+    files = dict(built.files) | {names[kind]: body for kind, body in replaced.items()}
     registry.publish(version, files, manifest)
     registry.promote(version)
 
@@ -68,7 +71,13 @@ def test_corrupt_new_version_keeps_the_last_good_model(
     release(registry, built_artifact, "v1")
     serving = predictor(registry, clock)
     serving.refresh(force=True)
-    release(registry, built_artifact, "v2", model=built_artifact.files[MODEL_FILE][:-10])
+    release(
+        registry,
+        built_artifact,
+        "v2",
+        model=built_artifact.files[MODEL_FILE][:-10],
+        trees=built_artifact.files[TREES_FILE][:-10],
+    )
     clock.now = 100
     assert serving.predict([ROW]).model_version == "v1"
     registry.store.put(registry.pointer_key, b"garbage", "application/json")
@@ -77,6 +86,24 @@ def test_corrupt_new_version_keeps_the_last_good_model(
     registry.store.put(registry.pointer_key, b'{"version": "missing"}', "application/json")
     clock.now = 300
     assert serving.predict([ROW]).model_version == "v1"
+
+
+def test_a_broken_tree_file_falls_back_to_the_joblib_pipeline(
+    registry: ModelRegistry, built_artifact: publish.Artifact
+) -> None:
+    release(registry, built_artifact, "v1", trees=b"\x00" + built_artifact.files[TREES_FILE][1:])
+    serving = predictor(registry, Clock())
+    forecast = serving.predict([ROW])
+    assert forecast.model_version == "v1"
+    assert serving.model is not None
+    assert serving.model.trees is None  # answered by the unpickled pipeline
+
+
+def test_a_version_with_a_tree_file_never_reads_its_joblib_file(
+    registry: ModelRegistry, built_artifact: publish.Artifact
+) -> None:
+    release(registry, built_artifact, "v1", model=b"not a pickle: never read while the tree file serves")
+    assert predictor(registry, Clock()).predict([ROW]).model_version == "v1"
 
 
 def test_without_a_model_it_is_unavailable_then_recovers(

@@ -20,7 +20,7 @@ from moto import mock_aws
 from bikecast.registry import ModelRegistry
 from bikecast.store import S3Store
 from tests.conftest import BUCKET, FakeLambdaContext, load_event
-from training import data, drift, promotion, retrain
+from training import data, drift, model, promotion, retrain
 
 CUTOFF = dt.date(2012, 9, 1)
 SETTINGS = retrain.RetrainSettings()
@@ -111,6 +111,29 @@ def test_a_worse_candidate_is_kept_but_not_promoted(bucket: ModelRegistry) -> No
     assert worse["version"] in bucket.versions()  # kept, with the reason recorded
     assert bucket.manifest(worse["version"])["gate"]["promote"] is False
     assert bucket.decisions()[-1] == bucket.decisions()[-1] | {"action": "keep", "version": worse["version"]}
+
+
+@pytest.mark.parametrize("joblib_fallback", [False, True])
+def test_a_model_without_a_tree_file_is_promoted_only_where_the_function_can_unpickle_it(
+    bucket: ModelRegistry, halves: tuple[str, str], monkeypatch: pytest.MonkeyPatch, joblib_fallback: bool
+) -> None:
+    first = upload(bucket, "before.csv", halves[0])
+    monkeypatch.setitem(model.MODEL_PARAMS, "max_depth", 4)  # 16 leaves: more than the tree file holds
+    key = "training-data/after.csv"
+    bucket.store.put_new(key, halves[1].encode(), "text/csv")
+    # A generous tolerance: this test is about servability, not about depth 4 scoring a little worse.
+    gate = promotion.GateSettings(tolerance=1.0, joblib_fallback=joblib_fallback)
+    settings = retrain.RetrainSettings(gate=gate)
+    deeper = retrain.on_upload(bucket.store, bucket, key, settings, progress=lambda _: None)
+    manifest = bucket.manifest(deeper["version"])
+    assert manifest["serving"]["format"] == "joblib"
+    assert "at most 8" in manifest["serving"]["reason"]
+    if joblib_fallback:
+        assert deeper["promoted"] is True, deeper["reason"]
+    else:
+        assert deeper["promoted"] is False
+        assert "JoblibFallback=Enabled" in deeper["reason"]
+        assert current_version(bucket) == first["version"]
 
 
 def test_a_bad_upload_is_rejected_whole_with_a_report_and_nothing_changes(
