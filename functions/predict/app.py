@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import bikecast
 from bikecast import api
-from bikecast.schema import ErrorResponse, HealthResponse, Observation, PredictRequest, PredictResponse
+from bikecast.schema import ErrorResponse, HealthResponse, ObservationsByKey, PredictRequest, PredictResponse
 from bikecast.serving import BatchTooLarge, ModelUnavailable, Predictor, Settings
 
 API_DESCRIPTION = """\
@@ -76,7 +76,7 @@ def predict(request: PredictRequest) -> Response[PredictResponse]:
 
 
 @app.post("/api/makecalc/", summary="The seed article's contract", responses=BATCH_RESPONSES)
-def makecalc(rows: Annotated[dict[str, Observation], Body()]) -> Response[dict[str, int]]:
+def makecalc(rows: Annotated[ObservationsByKey, Body()]) -> Response[dict[str, int]]:
     """The seed article's contract: {"0": {row}, ...} -> {"0": 1063, ...}."""
     keys, forecast = api.makecalc(predictor, rows)
     metrics.add_metric(name="RowsPredicted", unit=MetricUnit.Count, value=len(forecast.predictions))

@@ -2,17 +2,37 @@
 
 The same ``Observation`` validates API rows and uploaded training CSV rows, so both reject the same things
 with the same words. Missing calendar fields are derived from the date; given ones are used as given.
+
+A batch of plain rows (JSON numbers, date strings) is validated column by column instead (``ObservationColumns``):
+same bounds, same date parsing, same derived calendar, but a few numpy calls per field rather than pydantic's
+work per row. Anything it is not sure of (a string number, a missing field, a value out of bounds) sends the
+whole batch through ``Observation``, which accepts or names the problem exactly as for one row.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+import math
+import operator
+from collections.abc import Iterator, Sequence
+from typing import Annotated, Any, overload
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+import annotated_types
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
+    model_validator,
+)
 
 from bikecast.calendar import FIRST_DAY, calendar_fields
-from bikecast.features import CALENDAR_FIELDS, parse_day
+from bikecast.features import CALENDAR_FIELDS, INPUT_FIELDS, REQUIRED_FIELDS, WEATHER_FIELDS, parse_day
 
 # The calendar of a day needs the next year's New Year's Day, so the last year Python can represent is out.
 LAST_DAY = dt.date(dt.MAXYEAR - 1, 12, 31)
@@ -37,7 +57,6 @@ Day = Annotated[
     BeforeValidator(_day),
     WithJsonSchema({"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]}),
 ]
-Flag = Annotated[int, Field(ge=0, le=1)]
 FiniteFloat = Annotated[float, Field(ge=-FLOAT32_MAX, le=FLOAT32_MAX, allow_inf_nan=False)]
 NonNegativeFloat = Annotated[float, Field(ge=0, le=FLOAT32_MAX, allow_inf_nan=False)]
 
@@ -62,9 +81,9 @@ class Observation(BaseModel):
     season: int | None = Field(default=None, ge=1, le=4, description="1 winter .. 4 autumn; derived.")
     yr: int | None = Field(default=None, ge=0, le=100, description="Years since 2011; derived.")
     mnth: int | None = Field(default=None, ge=1, le=12, description="Month 1..12; derived.")
-    holiday: Flag | None = Field(default=None, description="1 on a D.C. public holiday; derived.")
+    holiday: int | None = Field(default=None, ge=0, le=1, description="1 on a D.C. public holiday; derived.")
     weekday: int | None = Field(default=None, ge=0, le=6, description="0 Sunday .. 6 Saturday; derived.")
-    workingday: Flag | None = Field(default=None, description="1 unless weekend or holiday; derived.")
+    workingday: int | None = Field(default=None, ge=0, le=1, description="1 unless weekend or holiday; derived.")
 
     @model_validator(mode="after")
     def _fill_calendar(self) -> Observation:
@@ -81,8 +100,157 @@ class Observation(BaseModel):
         return f"Observation(dteday={self.dteday.isoformat()})"
 
 
+def _bounds(name: str) -> tuple[float, float]:
+    """The ``ge``/``le`` of an ``Observation`` field, so the column checks use the very same limits."""
+    low, high = -math.inf, math.inf
+    for rule in Observation.model_fields[name].metadata:
+        if isinstance(rule, annotated_types.Ge):
+            low = float(rule.ge)  # type: ignore[arg-type]
+        elif isinstance(rule, annotated_types.Le):
+            high = float(rule.le)  # type: ignore[arg-type]
+    return low, high
+
+
+INT_FIELDS = ("weathersit", *CALENDAR_FIELDS)
+FLOAT_FIELDS = tuple(name for name in WEATHER_FIELDS if name != "weathersit")
+_NONE = type(None)
+_get_required = operator.itemgetter(*REQUIRED_FIELDS)
+_get_all = operator.itemgetter(*INPUT_FIELDS)
+
+
+class ObservationColumns(Sequence[Observation]):
+    """Validated rows held as the column batch that ``features`` reads (``batch``), with the JSON object keys
+    of the seed's ``{"0": row, ...}`` body when it came that way (``keys``)."""
+
+    def __init__(self, batch: dict[str, NDArray[Any]], keys: list[str] | None = None) -> None:
+        self.batch = batch
+        self.keys = keys
+
+    @classmethod
+    def from_json_rows(cls, rows: list[Any], keys: list[str] | None = None) -> ObservationColumns | None:
+        """The rows validated column by column, or None if any value needs ``Observation`` to judge it."""
+        if not rows or not all(type(row) is dict for row in rows):
+            return None
+        given: dict[str, Sequence[Any]]
+        try:  # one C-level pass over the rows, then columns by transposing
+            given = dict(zip(INPUT_FIELDS, zip(*map(_get_all, rows), strict=True), strict=True))
+        except KeyError:  # some rows leave calendar fields out (they are derived), or a required one (an error)
+            try:
+                given = dict(zip(REQUIRED_FIELDS, zip(*map(_get_required, rows), strict=True), strict=True))
+            except KeyError:
+                return None  # a required field is missing: Observation names it
+            given |= {name: [row.get(name) for row in rows] for name in CALENDAR_FIELDS}
+        days = _days(given["dteday"])
+        if days is None:
+            return None
+        batch: dict[str, NDArray[Any]] = {"dteday": days}
+        for name in (*FLOAT_FIELDS, *INT_FIELDS):
+            numeric = (int, float) if name in FLOAT_FIELDS else (int,)
+            column = _column(given[name], name, numeric, optional=name in CALENDAR_FIELDS)
+            if column is None:
+                return None
+            batch[name] = column
+        _derive_missing_calendar(batch)
+        return cls(batch, keys)
+
+    def __len__(self) -> int:
+        return len(self.batch["dteday"])
+
+    @overload
+    def __getitem__(self, index: int) -> Observation: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Observation]: ...
+    def __getitem__(self, index: int | slice) -> Observation | Sequence[Observation]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        values: dict[str, Any] = {name: int(self.batch[name][index]) for name in INT_FIELDS}
+        values |= {name: float(self.batch[name][index]) for name in FLOAT_FIELDS}
+        values["dteday"] = dt.date.fromordinal(int(self.batch["dteday"][index]))
+        # Validated already; derived fields may lie outside the bounds a client may send (yr before 2011).
+        return Observation.model_construct(**values)
+
+    def __iter__(self) -> Iterator[Observation]:
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        return f"ObservationColumns({len(self)} rows)"
+
+
+def _days(values: Sequence[Any]) -> NDArray[np.int64] | None:
+    """Day ordinals of date strings, parsed as ``Observation`` parses them (each distinct string once)."""
+    parsed: dict[str, int] = {}
+    try:
+        for value in values:
+            if value not in parsed:  # an unhashable value raises TypeError
+                if type(value) is not str:
+                    return None
+                day = parse_day(value)
+                if day > LAST_DAY:
+                    return None
+                parsed[value] = day.toordinal()
+    except (ValueError, TypeError):
+        return None
+    return np.array([parsed[value] for value in values], dtype=np.int64)
+
+
+def _column(values: Sequence[Any], name: str, types: tuple[type, ...], optional: bool) -> NDArray[np.float64] | None:
+    """A numeric column as float64 (missing optional values as NaN), or None unless every value is of ``types``
+    (exactly: no bool, no string), finite and within the field's bounds, compared as pydantic does: as floats."""
+    kinds = set(map(type, values))
+    missing = optional and _NONE in kinds
+    if missing:
+        kinds.discard(_NONE)
+        values = [math.nan if value is None else value for value in values]
+    if not kinds <= set(types):
+        return None
+    try:
+        column = np.array(values, dtype=np.float64)
+    except OverflowError:  # an integer beyond any float
+        return None
+    given = column[~np.isnan(column)] if missing else column
+    low, high = _bounds(name)
+    if given.size and not (np.isfinite(given).all() and low <= given.min() and given.max() <= high):
+        return None
+    return column
+
+
+def _derive_missing_calendar(batch: dict[str, NDArray[Any]]) -> None:
+    """Fill missing calendar fields from the date, as ``Observation`` does (one derivation per distinct day)."""
+    missing = np.column_stack([np.isnan(batch[name]) for name in CALENDAR_FIELDS])
+    rows = np.flatnonzero(missing.any(axis=1))
+    if not len(rows):
+        return
+    derived = {}
+    for ordinal in np.unique(batch["dteday"][rows]).tolist():
+        fields = calendar_fields(dt.date.fromordinal(ordinal))
+        derived[ordinal] = [getattr(fields, name) for name in CALENDAR_FIELDS]
+    table = np.array([derived[ordinal] for ordinal in batch["dteday"][rows].tolist()], dtype=np.float64)
+    for j, name in enumerate(CALENDAR_FIELDS):
+        column = batch[name]
+        fill = missing[rows, j]
+        column[rows[fill]] = table[fill, j]
+
+
+def _list_as_columns(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    columns = ObservationColumns.from_json_rows(value) if type(value) is list else None
+    return columns if columns is not None else handler(value)
+
+
+def _object_as_columns(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    columns = None
+    if type(value) is dict:
+        columns = ObservationColumns.from_json_rows(list(value.values()), keys=list(value))
+    return columns if columns is not None else handler(value)
+
+
+# Both API bodies: validated column by column when they can be, row by row (and with the same errors) otherwise.
+# The wrap validators change how rows are validated, not what is accepted; the OpenAPI schema stays the same.
+ObservationList = Annotated[list[Observation], WrapValidator(_list_as_columns)]
+ObservationsByKey = Annotated[dict[str, Observation], WrapValidator(_object_as_columns)]
+
+
 class PredictRequest(BaseModel):
-    instances: list[Observation] = Field(min_length=1, description="The days to forecast, one row each.")
+    instances: ObservationList = Field(min_length=1, description="The days to forecast, one row each.")
 
     def __repr__(self) -> str:
         return f"PredictRequest(instances=[{len(self.instances)} rows])"

@@ -20,6 +20,7 @@ import numpy as np
 from bikecast import artifact, features
 from bikecast.features import RangeWarning
 from bikecast.registry import ModelRegistry, PointerInvalid
+from bikecast.schema import ObservationColumns
 from bikecast.store import S3Store, StoreError
 from bikecast.trees import TREES_FORMAT, TreeEnsemble
 
@@ -204,7 +205,7 @@ class Predictor:
         if len(rows) > self.settings.max_batch_rows:
             raise BatchTooLarge(f"{len(rows)} rows exceed the limit of {self.settings.max_batch_rows} per request")
         model = self.current()
-        batch = features.batch_from_observations(rows)
+        batch = rows.batch if isinstance(rows, ObservationColumns) else features.batch_from_observations(rows)
         predictions = to_rentals(model.predict(batch))
         warnings = features.out_of_range(batch, model.ranges)
         return Forecast(predictions, model.version, warnings[:MAX_WARNINGS], max(0, len(warnings) - MAX_WARNINGS))

