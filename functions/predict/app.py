@@ -6,7 +6,7 @@ import json
 import os
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -33,7 +33,8 @@ carries the model version in the `X-Model-Version` header. Errors are JSON (`Err
 rows or bytes than the per-request limits, 503 while no model is loaded."""
 
 logger = Logger()
-tracer = Tracer()
+# No Powertools Tracer: importing the X-Ray SDK cost 180 ms of every cold start (0.53 s -> ~0.35 s without it).
+# The function still runs with Tracing: Active, so X-Ray shows each invocation and its initialisation.
 metrics = Metrics()
 settings = Settings.from_env()
 
@@ -156,7 +157,6 @@ def unexpected(error: Exception) -> Response[dict[str, Any]]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

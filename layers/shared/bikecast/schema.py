@@ -12,6 +12,7 @@ whole batch through ``Observation``, which accepts or names the problem exactly 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import operator
 from collections.abc import Iterator, Sequence
@@ -100,6 +101,7 @@ class Observation(BaseModel):
         return f"Observation(dteday={self.dteday.isoformat()})"
 
 
+@functools.cache
 def _bounds(name: str) -> tuple[float, float]:
     """The ``ge``/``le`` of an ``Observation`` field, so the column checks use the very same limits."""
     low, high = -math.inf, math.inf
@@ -150,7 +152,8 @@ class ObservationColumns(Sequence[Observation]):
             if column is None:
                 return None
             batch[name] = column
-        _derive_missing_calendar(batch)
+        if any(None in given[name] for name in CALENDAR_FIELDS):
+            _derive_missing_calendar(batch)
         return cls(batch, keys)
 
     def __len__(self) -> int:
@@ -231,14 +234,20 @@ def _derive_missing_calendar(batch: dict[str, NDArray[Any]]) -> None:
         column[rows[fill]] = table[fill, j]
 
 
+# Below this many rows pydantic's row-by-row validation is the faster one (1 row: 9 us vs 46 us; 64: 259 vs 111).
+COLUMNS_FROM_ROWS = 16
+
+
 def _list_as_columns(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    columns = ObservationColumns.from_json_rows(value) if type(value) is list else None
+    columns = None
+    if type(value) is list and len(value) >= COLUMNS_FROM_ROWS:
+        columns = ObservationColumns.from_json_rows(value)
     return columns if columns is not None else handler(value)
 
 
 def _object_as_columns(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     columns = None
-    if type(value) is dict:
+    if type(value) is dict and len(value) >= COLUMNS_FROM_ROWS:
         columns = ObservationColumns.from_json_rows(list(value.values()), keys=list(value))
     return columns if columns is not None else handler(value)
 

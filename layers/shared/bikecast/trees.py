@@ -154,7 +154,7 @@ class _LeafMasks:
         possible = np.full((len(rows), len(self.pair_offsets) * 2), 0xFF, np.uint8)
         for column, (thresholds, masks) in enumerate(zip(self.thresholds, self.masks, strict=True)):
             if len(thresholds):
-                failed = np.searchsorted(thresholds, rows[:, column], side="left")  # splits with threshold < x
+                failed = thresholds.searchsorted(rows[:, column], side="left")  # splits with threshold < x
                 np.bitwise_and(possible, masks.take(failed, axis=0), out=possible)
         pair_leaf = _PAIR_LEAF.take(possible.view("<u2"))
         result: NDArray[np.float64] = self.base + self.pair_values.take(pair_leaf + self.pair_offsets).sum(axis=1)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from bikecast import features
-from bikecast.schema import Observation, ObservationColumns, PredictRequest
+from bikecast.schema import COLUMNS_FROM_ROWS, Observation, ObservationColumns, ObservationsByKey, PredictRequest
 from tests.unit.bikecast.test_features_properties import ROW, json_values, reproducible, valid_rows
 
 # Rows that are mostly valid, with any field replaced by any JSON value or left out: the columns must defer
@@ -48,9 +48,12 @@ def test_columns_accept_only_what_observation_accepts_and_agree_with_it(rows: li
 
 
 @reproducible(300)
-@given(st.lists(valid_rows, min_size=1, max_size=20))
-def test_plain_valid_rows_take_the_column_path(rows: list[dict[str, Any]]) -> None:
-    assert isinstance(PredictRequest.model_validate({"instances": rows}).instances, ObservationColumns)
+@given(st.lists(valid_rows, min_size=1, max_size=40))
+def test_plain_valid_batches_take_the_column_path_small_ones_the_row_path(rows: list[dict[str, Any]]) -> None:
+    instances = PredictRequest.model_validate({"instances": rows}).instances
+    assert isinstance(instances, ObservationColumns) == (len(rows) >= COLUMNS_FROM_ROWS)
+    by_key = TypeAdapter(ObservationsByKey).validate_python({str(i): row for i, row in enumerate(rows)})
+    assert isinstance(by_key, ObservationColumns) == (len(rows) >= COLUMNS_FROM_ROWS)
 
 
 @pytest.mark.parametrize(
@@ -65,14 +68,14 @@ def test_plain_valid_rows_take_the_column_path(rows: list[dict[str, Any]]) -> No
     ],
 )
 def test_anything_unusual_gets_observations_answer(change: dict[str, Any], field: str | None) -> None:
-    rows = [ROW] * 3 + [ROW | change]
+    rows = [ROW] * (COLUMNS_FROM_ROWS - 1) + [ROW | change]
     assert ObservationColumns.from_json_rows(rows) is None
     if field is None:
-        assert len(PredictRequest.model_validate({"instances": rows}).instances) == 4
+        assert len(PredictRequest.model_validate({"instances": rows}).instances) == COLUMNS_FROM_ROWS
         return
     with pytest.raises(ValidationError) as refused:
         PredictRequest.model_validate({"instances": rows})
-    assert [e["loc"] for e in refused.value.errors()] == [("instances", 3, field)]
+    assert [e["loc"] for e in refused.value.errors()] == [("instances", COLUMNS_FROM_ROWS - 1, field)]
 
 
 def test_empty_batches_are_still_refused() -> None:
