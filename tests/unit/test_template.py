@@ -90,3 +90,17 @@ def test_train_function_settings_are_deliberate(template: dict[str, Any]) -> Non
     assert properties["ReservedConcurrentExecutions"] == 1
     assert properties["Timeout"] <= 900
     assert properties["MemorySize"] >= 1024
+
+
+def test_scikit_learn_reaches_the_predict_function_only_with_the_joblib_fallback(template: dict[str, Any]) -> None:
+    assert template["Parameters"]["JoblibFallback"]["Default"] == "Disabled"
+    condition, with_fallback, without = template["Resources"]["PredictFunction"]["Properties"]["Layers"]["If"]
+    assert template["Conditions"][condition] == {"Equals": [{"Ref": "JoblibFallback"}, "Enabled"]}
+    assert {"Ref": "SklearnLayer"} in with_fallback
+    assert {"Ref": "SklearnLayer"} not in without
+    train = template["Resources"]["TrainFunction"]["Properties"]
+    assert {"Ref": "SklearnLayer"} in train["Layers"]
+    assert train["Environment"]["Variables"]["JOBLIB_FALLBACK"] == {"Ref": "JoblibFallback"}  # the gate knows
+    serving = (REPO / "layers" / "deps" / "requirements-serving.txt").read_text().lower()
+    assert "scikit-learn" not in serving
+    assert "scipy" not in serving
