@@ -33,7 +33,7 @@ def report(
     current: ServingModel, upload_key: str, rows: list[LabelledObservation], settings: DriftSettings
 ) -> dict[str, Any]:
     scored = TrainingData(upload_key, "", rows)
-    actual = metrics(scored.target, current.pipeline.predict(scored.batch))
+    actual = metrics(scored.target, current.predict(scored.batch))
     holdout, expected = promised(current.manifest)
     ratio = actual["mae"] / expected["mae"] if expected["mae"] else float("inf")
     return {

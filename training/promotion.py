@@ -62,7 +62,7 @@ def judge(data: TrainingData, current: ServingModel | None, settings: GateSettin
         verdict["candidate"] = model.metrics(target[test], fitted.predict(holdout))
     if current is None:
         return verdict | {"promote": True, "reason": "no model is serving yet"}
-    verdict["current"] = model.metrics(target[test], current.pipeline.predict(holdout))
+    verdict["current"] = model.metrics(target[test], current.predict(holdout))
     if "candidate" not in verdict:
         return verdict | {"promote": False, "reason": "too few days before the holdout to evaluate a candidate"}
     current_rmse, candidate_rmse = verdict["current"]["rmse"], verdict["candidate"]["rmse"]
