@@ -102,12 +102,24 @@ def test_bad_requests_get_a_4xx_naming_the_field(api: str, name: str) -> None:
     assert expected_field in [d["field"] for d in r.json()["details"]]
 
 
+def test_built_layers_carry_bytecode_and_the_predict_layers_no_scikit_learn(sam_built: Path) -> None:
+    """/opt is read-only in Lambda: without .pyc files every cold start compiles the code again."""
+    for package in (sam_built / "DepsLayer" / "python" / "pydantic", sam_built / "SharedLayer" / "python" / "bikecast"):
+        sources = {p.stem for p in package.glob("*.py")}
+        compiled = {p.name.split(".")[0] for p in package.glob("__pycache__/*.cpython-313.pyc")}
+        assert sources, package
+        assert sources <= compiled, (package, sorted(sources - compiled)[:5])
+    assert not (sam_built / "DepsLayer" / "python" / "sklearn").exists()
+    assert not (sam_built / "DepsLayer" / "python" / "scipy").exists()
+    assert (sam_built / "SklearnLayer" / "python" / "sklearn").is_dir()
+    assert not (sam_built / "SklearnLayer" / "python" / "numpy").exists()  # one numpy: DepsLayer's
+
+
 def test_ten_thousand_rows_are_answered_by_the_slim_function(
     api: str, built_artifact: publish.Artifact, training_data: TrainingData
 ) -> None:
-    """The deployed function has no scikit-learn (DepsLayer is numpy, pydantic, Powertools); its tree file answers a
-    full batch exactly as the joblib pipeline does."""
-    assert not (Path(sam_local.REPO) / ".aws-sam" / "build" / "DepsLayer" / "python" / "sklearn").exists()
+    """The deployed function has no scikit-learn (see below); its tree file answers a full batch exactly as the
+    joblib pipeline does."""
     rows = [training_data.rows[i % len(training_data.rows)] for i in range(10_000)]
     instances = [{name: str(getattr(row, name)) if name == "dteday" else getattr(row, name) for name in INPUT_FIELDS}
                  for row in rows]  # fmt: skip
