@@ -57,7 +57,7 @@ def wait_for(url: str, seconds: float, process: subprocess.Popen[bytes] | None =
 
 
 def stop(process: subprocess.Popen[bytes], seconds: float = 20) -> None:
-    """SIGTERM to the process's own pid (sam local start-api then removes its warm containers)."""
+    """SIGTERM to the process's own pid. (SAM CLI exits on it but leaves its warm containers: see start_api.)"""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
@@ -156,6 +156,7 @@ def start_api(env_vars: Path, port: int | None = None, ready_seconds: float = 18
     """`sam local start-api` with warm containers; yields its base URL once /health answers."""
     port = port or free_port()
     log = STATE / f"start-api-{port}.log"
+    containers_before = lambda_containers()
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
@@ -187,3 +188,18 @@ def start_api(env_vars: Path, port: int | None = None, ready_seconds: float = 18
     finally:
         stop(process, seconds=60)
         (STATE / f"start-api-{port}.pid").unlink(missing_ok=True)
+        # Neither SIGTERM nor SIGINT makes SAM CLI remove its warm containers; remove the ones it started here.
+        left = lambda_containers() - containers_before
+        if left:
+            subprocess.run(["docker", "rm", "--force", *sorted(left)], capture_output=True, check=False)
+
+
+def lambda_containers() -> set[str]:
+    """Ids of the running containers SAM CLI started for Lambda functions (it labels them)."""
+    found = subprocess.run(
+        ["docker", "ps", "--quiet", "--filter", "label=sam.cli.container.type=lambda"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return set(found.stdout.split())

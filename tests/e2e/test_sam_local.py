@@ -45,8 +45,11 @@ def local_stack(
 
 @pytest.fixture(scope="module")
 def api(local_stack: Path) -> Iterator[str]:
+    before = sam_local.lambda_containers()
     with sam_local.start_api(local_stack) as url:
+        assert sam_local.lambda_containers() - before, "start-api started no warm container"
         yield url
+    assert sam_local.lambda_containers() <= before, "start-api left containers running"
 
 
 def assert_seed_answer(body: dict[str, int]) -> None:
