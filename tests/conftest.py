@@ -1,4 +1,5 @@
-"""Shared fixtures: the real data set, a trained artifact (built once per session), sample events."""
+"""Shared fixtures: the real data sets, trained artifacts (built once per session), sample events, and putting a
+model in place the way production does (through the gate)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,19 @@ from typing import Any
 
 import pytest
 
+from bikecast.bikes import daily, hourly
+from bikecast.spec import ModelSpec
 from tests.fakes import FAKE_CREDENTIALS
 from tests.fakes import FakeLambdaContext as FakeLambdaContext
-from training import data, publish
+from training import data, promotion, publish
+from training.deployment import Deployment
+from training.settings import TrainSettings
 
 REPO = Path(__file__).resolve().parent.parent
 EVENTS = REPO / "events"
 BUCKET = "bikecast-test-models"
+DAILY: ModelSpec = daily.SPEC
+HOURLY: ModelSpec = hourly.SPEC
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -24,14 +31,37 @@ def load_event(name: str) -> dict[str, Any]:
     return event
 
 
-@pytest.fixture(scope="session")
-def training_data() -> data.TrainingData:
-    return data.load(str(data.DEFAULT_DATA))
+def deployment(bucket: str = BUCKET, **settings: Any) -> Deployment:
+    return Deployment(TrainSettings(bucket=bucket, **settings))
+
+
+def put_in_place(artifact: publish.Artifact, bucket: str = BUCKET) -> promotion.Verdict:
+    """Publish a built artifact through the gate production uses; promoted when no model serves yet."""
+    where = deployment(bucket)
+    name = artifact.spec.name
+    pointer, current = promotion.current_model(where, name)
+    verdict = promotion.judge(where, name, artifact, current, progress=lambda _: None)
+    return promotion.release(where, name, artifact, verdict, pointer, progress=lambda _: None)
 
 
 @pytest.fixture(scope="session")
-def built_artifact(training_data: data.TrainingData) -> publish.Artifact:
-    return publish.build(training_data, progress=lambda _: None)
+def training_data() -> data.Labelled:
+    return data.load(DAILY, str(data.bundled(DAILY)))
+
+
+@pytest.fixture(scope="session")
+def built_artifact(training_data: data.Labelled) -> publish.Artifact:
+    return publish.build(DAILY, training_data, progress=lambda _: None)
+
+
+@pytest.fixture(scope="session")
+def hourly_data() -> data.Labelled:
+    return data.load(HOURLY, str(data.bundled(HOURLY)))
+
+
+@pytest.fixture(scope="session")
+def hourly_artifact(hourly_data: data.Labelled) -> publish.Artifact:
+    return publish.build(HOURLY, hourly_data, progress=lambda _: None)
 
 
 @pytest.fixture
@@ -39,9 +69,8 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials, so nothing can reach a real account even by mistake."""
     for name, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-    monkeypatch.delenv("S3_ENDPOINT_URL", raising=False)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL_S3", "S3_ENDPOINT_URL", "MODEL_SPECS"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

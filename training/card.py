@@ -1,4 +1,5 @@
-"""The model card: a Markdown page and a PNG of predicted vs actual rentals on the chronological holdout."""
+"""The model card: a Markdown page in the spec's words, with plots of the chronological holdout, and the
+breakdowns a spec's key calls for (an hourly model: per hour of day, and summed per day)."""
 
 from __future__ import annotations
 
@@ -7,59 +8,104 @@ import io
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from training.model import Evaluation
+from bikecast.spec import ModelSpec
+from training.fit import Evaluation, metrics
 
-PLOT_FILE = "holdout.png"
 CARD_FILE = "model_card.md"
+HOLDOUT_PLOT = "holdout.png"
 
 
-def plot(evaluation: Evaluation, days: np.ndarray[Any, Any]) -> bytes | None:
-    """The PNG, or None where matplotlib is not installed (the TrainFunction's layers leave it out: 40 MB)."""
+def breakdowns(spec: ModelSpec, evaluation: Evaluation) -> dict[str, Any]:
+    """For a spec keyed by time and something else (a day and an hour): metrics per value of the other key field,
+    and of the forecasts summed per time unit (daily sums of hourly forecasts)."""
+    time, key = spec.data.time, spec.data.key
+    others = [name for name in key if name != time]
+    if time is None or not others:
+        return {}
+    test = evaluation.test.batch
+    found: dict[str, Any] = {}
+    by = others[0]
+    values = test[by]
+    found[f"by_{by}"] = {
+        str(int(v) if float(v).is_integer() else v): metrics(evaluation.actual[values == v], evaluation.predicted[values == v])
+        for v in np.unique(values)
+    }
+    actual, predicted, _ = sums_by(test[time], evaluation.actual, evaluation.predicted)
+    found[f"sum_by_{time}"] = metrics(actual, predicted) | {"groups": len(actual)}
+    return found
+
+
+def sums_by(
+    groups: NDArray[Any], actual: NDArray[np.float64], predicted: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[Any]]:
+    keys, index = np.unique(groups, return_inverse=True)
+    return np.bincount(index, actual), np.bincount(index, predicted), keys
+
+
+def plots(spec: ModelSpec, evaluation: Evaluation | None) -> dict[str, bytes]:
+    """The PNGs, or none where matplotlib is not installed (the TrainFunction's layers leave it out: 40 MB)."""
+    if evaluation is None:
+        return {}
     try:
         import matplotlib
     except ImportError:
-        return None
-
+        return {}
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    dates = np.array([dt.date.fromordinal(int(d)) for d in days[evaluation.split.test]], dtype="datetime64[D]")
-    order = np.argsort(dates)
-    figure, (series, scatter) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [2, 1]})
-    series.plot(dates[order], evaluation.actual[order], label="actual", color="#333333", linewidth=1.5)
-    series.plot(dates[order], evaluation.predicted[order], label="forecast", color="#1f77b4", linewidth=1.5)
-    series.set_title(f"Daily rentals, holdout {evaluation.split.description}")
-    series.set_ylabel("rentals per day")
-    series.legend()
-    series.tick_params(axis="x", rotation=30)
-    top = float(max(evaluation.actual.max(), evaluation.predicted.max())) * 1.05
-    scatter.scatter(evaluation.actual, evaluation.predicted, s=12, alpha=0.7, color="#1f77b4")
-    scatter.plot([0, top], [0, top], color="#999999", linestyle="--", linewidth=1)
-    scatter.set_xlim(0, top)
-    scatter.set_ylim(0, top)
+    time = spec.data.time
+    figure, axes = plt.subplots(1, 2 if time else 1, figsize=(12 if time else 5, 4.5), squeeze=False)
+    scatter = axes[0, -1]
+    actual, predicted = evaluation.actual, evaluation.predicted
+    if time is not None:
+        series = axes[0, 0]
+        summed_actual, summed_predicted, keys = sums_by(evaluation.test.batch[time], actual, predicted)
+        dates = np.array([dt.date.fromordinal(int(k)) for k in keys], dtype="datetime64[D]")
+        series.plot(dates, summed_actual, label="actual", color="#333333", linewidth=1.5)
+        series.plot(dates, summed_predicted, label="forecast", color="#1f77b4", linewidth=1.5)
+        series.set_title(f"{spec.card.title}, holdout {evaluation.split.description}")
+        series.set_ylabel(spec.card.unit if len(keys) == len(actual) else f"{spec.answer.unit} per {time}, summed")
+        series.legend()
+        series.tick_params(axis="x", rotation=30)
+    top = float(max(actual.max(), predicted.max())) * 1.05
+    low = float(min(actual.min(), predicted.min(), 0.0))
+    scatter.scatter(actual, predicted, s=8 if len(actual) > 500 else 12, alpha=0.5, color="#1f77b4")
+    scatter.plot([low, top], [low, top], color="#999999", linestyle="--", linewidth=1)
+    scatter.set_xlim(low, top)
+    scatter.set_ylim(low, top)
     scatter.set_xlabel("actual")
     scatter.set_ylabel("forecast")
-    scatter.set_title(f"RMSE {evaluation.model['rmse']:.0f}, R² {evaluation.model['r2']:.2f}")
+    r2 = evaluation.model["r2"]
+    scatter.set_title(f"RMSE {evaluation.model['rmse']:.0f}, R² {'n/a' if r2 is None else f'{r2:.2f}'}")
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     plt.close(figure)
-    return buffer.getvalue()
+    return {HOLDOUT_PLOT: buffer.getvalue()}
 
 
-def markdown(manifest: dict[str, Any]) -> str:
+def _number(value: Any, digits: int = 0) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def markdown(spec: ModelSpec, manifest: dict[str, Any]) -> str:
+    training = manifest["training_data"]
+    span = f", {training['first_day']} .. {training['last_day']}" if "first_day" in training else ""
     lines = [
-        f"# bikecast model {manifest['version']}",
+        f"# {spec.card.title}: model {manifest['version']}",
         "",
-        f"Created {manifest['created_at']} from `{manifest['training_data']['source']}` "
-        f"({manifest['training_data']['rows']} days, {manifest['training_data']['first_day']} .. "
-        f"{manifest['training_data']['last_day']}, sha256 `{manifest['training_data']['sha256'][:16]}…`).",
+        spec.card.about,
         "",
-        f"Model: {manifest['model']['estimator']} on features {', '.join(manifest['features'])}; "
-        "refitted on all rows after evaluation.",
+        f"Created {manifest['created_at']} from `{training['source']}` ({training['rows']} rows{span}, "
+        f"sha256 `{training['sha256'][:16]}…`).",
         "",
-        "## Holdout metrics (model vs the seed's random forest)",
+        f"Model: {manifest['model']['estimator']} ({manifest['model']['target']} target) on features "
+        f"{', '.join(manifest['features'])}; refitted on all rows after evaluation. Compared with "
+        f"{manifest['baseline']}.",
+        "",
+        f"## Holdout metrics ({spec.card.unit})",
         "",
         "| holdout | rows (train/test) | RMSE | MAE | R² | baseline RMSE | baseline MAE | baseline R² |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -68,29 +114,33 @@ def markdown(manifest: dict[str, Any]) -> str:
         m, b = result["model"], result["baseline"]
         lines.append(
             f"| {name}: {result['description']} | {result['train_rows']}/{result['test_rows']} | "
-            f"{m['rmse']:.0f} | {m['mae']:.0f} | {m['r2']:.3f} | {b['rmse']:.0f} | {b['mae']:.0f} | {b['r2']:.3f} |"
+            f"{_number(m['rmse'])} | {_number(m['mae'])} | {_number(m['r2'], 3)} | {_number(b['rmse'])} | "
+            f"{_number(b['mae'])} | {_number(b['r2'], 3)} |"
         )
-    plotted = manifest.get("plot", False)
+    for name, result in manifest["metrics"].items():
+        for key, value in result.items():
+            if key.startswith("sum_by_"):
+                lines += ["", f"{name}, forecasts summed per {key.removeprefix('sum_by_')} ({value['groups']} groups): "
+                          f"RMSE {_number(value['rmse'])}, MAE {_number(value['mae'])}, R² {_number(value['r2'], 3)}."]  # fmt: skip
+            elif key.startswith("by_"):
+                lines += ["", f"{name}, per {key.removeprefix('by_')}:", "", "| value | RMSE | MAE | R² |", "| --- | --- | --- | --- |"]  # fmt: skip
+                lines += [f"| {v} | {_number(m['rmse'])} | {_number(m['mae'])} | {_number(m['r2'], 3)} |" for v, m in value.items()]  # fmt: skip
+    plotted = HOLDOUT_PLOT in manifest.get("plots", [])
     lines += [
         "",
-        f"![predicted vs actual on the chronological holdout]({PLOT_FILE})" if plotted else "(plot not rendered)",
+        f"![forecast vs actual on the chronological holdout]({HOLDOUT_PLOT})" if plotted else "(plots not rendered)",
         "",
         "## Input schema (ranges seen in training; values outside them are forecast with a warning)",
         "",
-        "| field | type | required | min | max |",
-        "| --- | --- | --- | --- | --- |",
+        "| field | type | required | min | max | meaning |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
-    for name, spec in manifest["input_schema"].items():
+    for name, field in manifest["input_schema"].items():
         lines.append(
-            f"| {name} | {spec['type']} | {'yes' if spec['required'] else 'no'} | {spec['min']} | {spec['max']} |"
+            f"| {name} | {field['type']} | {'yes' if field['required'] else 'no'} | {field['min']} | {field['max']} | "
+            f"{field.get('description', '')} |"
         )
-    lines += [
-        "",
-        "## Limits",
-        "",
-        "- Trained on two years of one city (Washington D.C., 2011–2012); demand grew strongly between them, and a",
-        "  tree model does not extrapolate that growth to later years.",
-        "- Libraries: " + ", ".join(f"{k} {v}" for k, v in manifest["libraries"].items()) + ".",
-        "",
-    ]
+    lines += ["", "## Limits", ""]
+    lines += [f"- {limit}" for limit in spec.card.limits]
+    lines += ["- Libraries: " + ", ".join(f"{k} {v}" for k, v in manifest["libraries"].items()) + ".", ""]
     return "\n".join(lines)

@@ -1,12 +1,14 @@
-"""bikecast training and model operations.
+"""bikecast training and model operations. Every command takes --model NAME (default: the default model).
 
-python -m training train       train on a file, evaluate, publish; promote if it passes the quality gate
-python -m training upload F    put a CSV under the bucket's training-data prefix (on AWS this triggers retraining)
+python -m training train       train on a file (default: the model's bundled data set), evaluate, publish;
+                               promoted if no model serves yet (or with --promote)
+python -m training upload F    put a CSV under the model's training-data prefix (on AWS this triggers retraining)
 python -m training retrain K   run what the S3-triggered TrainFunction runs for the upload at key K
-python -m training versions    list model versions with their metrics; * marks the current one
-python -m training promote V   make version V current
+python -m training versions    list versions with their metrics and gate decisions; * marks the current one
+python -m training promote V   make version V current (refused if it cannot serve), with --reason
 python -m training rollback    go back to the version that was current before
 python -m training drift       show the last drift report
+python -m training uploads     what became of each upload (accepted, rejected, held) and why
 """
 
 from __future__ import annotations
@@ -19,12 +21,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bikecast.registry import ModelRegistry
-from bikecast.store import S3Store, StoreError
-from training import data, dataset, drift, promotion, publish, retrain
-
-DEFAULT_BUCKET = os.environ.get("MODEL_BUCKET", "bikecast-models-local")
-DEFAULT_PREFIX = os.environ.get("MODEL_PREFIX", "models/")
+from bikecast.registry import TRAINING_SUFFIX
+from bikecast.store import StoreError
+from training import data, drift, promotion, publish, retrain
+from training.deployment import Deployment
+from training.settings import TrainSettings
 
 
 class Progress:
@@ -37,143 +38,126 @@ class Progress:
         print(f"[{time.perf_counter() - self.started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(defaults: TrainSettings) -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="python -m training", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--bucket", default=DEFAULT_BUCKET, help="model bucket (default: %(default)s)")
-    common.add_argument("--prefix", default=DEFAULT_PREFIX, help="key prefix of models (default: %(default)s)")
-    gate = argparse.ArgumentParser(add_help=False)
-    gate.add_argument(
-        "--gate-tolerance",
-        type=float,
-        default=promotion.GateSettings.tolerance,
-        help="promote a candidate at most this much worse in RMSE (default: %(default)s)",
-    )
-    gate.add_argument(
-        "--gate-holdout-days",
-        type=int,
-        default=promotion.GateSettings.holdout_days,
-        help="most recent days the gate compares on (default: %(default)s)",
-    )
-    gate.add_argument(
-        "--joblib-fallback",
-        action="store_true",
-        help="the predict function is deployed with JoblibFallback=Enabled: a version without a tree file may be "
-        "promoted (default: it is published but not promoted)",
-    )
+    common.add_argument("--bucket", default=defaults.bucket, help="model bucket (default: %(default)s)")
+    common.add_argument("--prefix", default=defaults.prefix, help="key prefix of models (default: %(default)s)")
+    common.add_argument("--model", default=None, help="which model (default: the default model, the first spec)")
     commands = root.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", parents=[common, gate], help="train, evaluate and publish a model artifact")
-    train.add_argument(
-        "--data",
-        default=str(data.DEFAULT_DATA),
-        help="day.csv-shaped training data: a path or s3://bucket/key (default: %(default)s)",
-    )
+    train = commands.add_parser("train", parents=[common], help="train, evaluate and publish a model artifact")
+    train.add_argument("--data", help="training data: a path or s3://bucket/key (default: the bundled data set)")
     train.add_argument("--sha256", help="expected sha256 of the data (default: from a README.md beside the file)")
     train.add_argument(
-        "--output-dir",
-        type=Path,
-        default=Path("build/models"),
-        help="also keep a local copy of the artifact here (default: %(default)s)",
+        "--output-dir", type=Path, default=Path("build/models"), help="also keep a local copy here (default: %(default)s)"
     )
     train.add_argument("--no-publish", action="store_true", help="build the artifact locally only")
+    train.add_argument("--promote", metavar="REASON", help="promote it even if a model serves already, for REASON")
     train.add_argument("--create-bucket", action="store_true", help="create the bucket if missing (local emulation)")
 
     upload = commands.add_parser("upload", parents=[common], help="upload a CSV as new training data")
     upload.add_argument("file", type=Path)
-    upload.add_argument("--key", help=f"object key (default: {dataset.TRAINING_PREFIX}<file name>)")
+    upload.add_argument("--key", help="object key (default: the model's training prefix + the file name)")
 
-    again = commands.add_parser("retrain", parents=[common, gate], help="retrain for an upload, as the trigger does")
-    again.add_argument("key", help=f"key of the uploaded CSV, under {dataset.TRAINING_PREFIX}")
-    again.add_argument(
-        "--drift-threshold",
-        type=float,
-        default=drift.DriftSettings.threshold,
-        help="flag drift when actual MAE exceeds the promised one by this factor (default: %(default)s)",
-    )
+    again = commands.add_parser("retrain", parents=[common], help="retrain for an upload, as the trigger does")
+    again.add_argument("key", help="key of the uploaded CSV")
 
     commands.add_parser("versions", parents=[common], help="list versions, metrics and the current one")
     promote = commands.add_parser("promote", parents=[common], help="make a version current")
     promote.add_argument("version")
+    promote.add_argument("--reason", required=True, help="why: kept in the decision log")
     commands.add_parser("rollback", parents=[common], help="go back to the previously current version")
     commands.add_parser("drift", parents=[common], help="show the last drift report")
+    commands.add_parser("uploads", parents=[common], help="what became of each upload, and why")
     return root
 
 
-def registry_for(args: argparse.Namespace) -> ModelRegistry:
-    return ModelRegistry(S3Store(args.bucket), args.prefix)
+def deployment_for(args: argparse.Namespace, defaults: TrainSettings) -> Deployment:
+    return Deployment(defaults.model_copy(update={"bucket": args.bucket, "prefix": args.prefix}))
 
 
-def gate_settings(args: argparse.Namespace) -> promotion.GateSettings:
-    return promotion.GateSettings(
-        holdout_days=args.gate_holdout_days, tolerance=args.gate_tolerance, joblib_fallback=args.joblib_fallback
-    )
-
-
-def train(args: argparse.Namespace) -> int:
+def train(args: argparse.Namespace, deployment: Deployment) -> int:
+    spec = deployment.spec(args.model)
     progress = Progress()
-    progress(f"reading {args.data}")
-    training_data = data.load(args.data, args.sha256)
-    progress(f"{len(training_data.rows)} valid rows, sha256 {training_data.sha256[:16]}…")
-    built = publish.build(training_data, progress)
-    local = built.write_to(args.output_dir)
-    progress(f"artifact written to {local}")
+    source = args.data or str(data.bundled(spec))
+    progress(f"reading {source} for the {spec.name} model")
+    training_data = data.load(spec, source, args.sha256, deployment.limits)
+    progress(f"{len(training_data)} valid rows, sha256 {training_data.sha256[:16]}…")
+    built = publish.build(spec, training_data, progress)
+    progress(f"artifact written to {built.write_to(args.output_dir)}")
     if not args.no_publish:
-        registry = registry_for(args)
-        if args.create_bucket and registry.store.ensure_bucket():
-            progress(f"created bucket {args.bucket}")
-        progress(f"publishing to s3://{args.bucket}/{args.prefix}")
-        promotion.publish_gated(built, training_data, registry, gate_settings(args), progress)
+        if args.create_bucket and deployment.store.ensure_bucket():
+            progress(f"created bucket {deployment.store.bucket}")
+        pointer, current = promotion.current_model(deployment, spec.name)
+        verdict = promotion.judge(deployment, spec.name, built, current, progress=progress)
+        if args.promote and not verdict.promote and not promotion.unservable(built):
+            verdict = promotion.Verdict(True, f"promoted by an operator: {args.promote}", verdict.checks)
+        promotion.release(deployment, spec.name, built, verdict, pointer, progress)
     print(built.version)
     return 0
 
 
-def upload(args: argparse.Namespace) -> int:
-    key = args.key or dataset.TRAINING_PREFIX + args.file.name
-    S3Store(args.bucket).put_new(key, args.file.read_bytes(), "text/csv")
-    print(f"s3://{args.bucket}/{key}")
+def upload(args: argparse.Namespace, deployment: Deployment) -> int:
+    spec = deployment.spec(args.model)
+    name = args.file.name
+    if not name.endswith(TRAINING_SUFFIX) and name.lower().endswith(TRAINING_SUFFIX):
+        name = name[: -len(TRAINING_SUFFIX)] + TRAINING_SUFFIX  # S3 notifications match the suffix exactly
+    key = args.key or deployment.layout(spec.name).training + name
+    if deployment.model_for_upload(key) != spec.name:
+        print(f"error: {key} is not a training upload of the {spec.name} model", file=sys.stderr)
+        return 2
+    deployment.store.put_new(key, args.file.read_bytes(), "text/csv")
+    print(f"s3://{deployment.store.bucket}/{key}")
     return 0
 
 
-def retrain_upload(args: argparse.Namespace) -> int:
-    settings = retrain.RetrainSettings(gate=gate_settings(args), drift=drift.DriftSettings(args.drift_threshold))
-    registry = registry_for(args)
-    outcome = retrain.on_upload(registry.store, registry, args.key, settings, Progress())
+def retrain_upload(args: argparse.Namespace, deployment: Deployment) -> int:
+    outcome = retrain.on_upload(deployment, args.key, Progress())
     print(json.dumps(outcome, indent=2, default=str))
     return 2 if outcome["status"] == "rejected" else 0
 
 
-def versions(args: argparse.Namespace) -> int:
-    rows = promotion.version_table(registry_for(args))
-    print(f"  {'version':34} {'created':25} {'rows':>5} {'chrono RMSE':>11} {'gate RMSE':>9}  gate")
-    for row in rows:
+def versions(args: argparse.Namespace, deployment: Deployment) -> int:
+    name = deployment.spec(args.model).name
+    print(f"  {'version':34} {'created':25} {'rows':>6} {'chrono RMSE':>11}  gate")
+    for row in promotion.version_table(deployment, name):
         mark = "*" if row["current"] else " "
-        print(
-            f"{mark} {row['version']:34} {row['created_at'] or '':25} {row['rows'] or '':>5} "
-            f"{row['chrono_rmse'] or '':>11} {row['gate_rmse'] or '':>9}  {row['gate']}"
-        )
+        print(f"{mark} {row['version']:34} {row['created_at'] or '':25} {row['rows'] or '':>6} "
+              f"{row['chrono_rmse'] or '':>11}  {row['gate']}")  # fmt: skip
     return 0
 
 
-def promote_version(args: argparse.Namespace) -> int:
-    promotion.promote(registry_for(args), args.version)
-    print(f"current model is now {args.version}")
+def promote_version(args: argparse.Namespace, deployment: Deployment) -> int:
+    name = deployment.spec(args.model).name
+    promotion.promote(deployment, name, args.version, args.reason)
+    print(f"current {name} model is now {args.version}")
     return 0
 
 
-def rollback(args: argparse.Namespace) -> int:
-    print(f"rolled back; current model is now {promotion.rollback(registry_for(args))}")
+def rollback(args: argparse.Namespace, deployment: Deployment) -> int:
+    name = deployment.spec(args.model).name
+    print(f"rolled back; current {name} model is now {promotion.rollback(deployment, name)}")
     return 0
 
 
-def show_drift(args: argparse.Namespace) -> int:
-    report = drift.latest(S3Store(args.bucket))
+def show_drift(args: argparse.Namespace, deployment: Deployment) -> int:
+    name = deployment.spec(args.model).name
+    report = drift.latest(deployment.store, deployment.layout(name).reports)
     if report is None:
         print("no drift report yet", file=sys.stderr)
         return 1
     print(json.dumps(report, indent=2))
+    return 0
+
+
+def uploads(args: argparse.Namespace, deployment: Deployment) -> int:
+    name = deployment.spec(args.model).name
+    for record in sorted(deployment.registry(name).upload_records(), key=lambda r: str(r.get("at"))):
+        status = str(record.get("status"))
+        print(f"{record.get('at', ''):25} {status:8} {record.get('key')}: {record.get('reason', '')}")
     return 0
 
 
@@ -185,13 +169,15 @@ COMMANDS = {
     "promote": promote_version,
     "rollback": rollback,
     "drift": show_drift,
+    "uploads": uploads,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    defaults = TrainSettings.from_env(os.environ)
+    args = parser(defaults).parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        return COMMANDS[args.command](args, deployment_for(args, defaults))
     except data.DataRejected as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,30 +1,27 @@
-"""TrainFunction: S3 ObjectCreated on the training-data prefix -> training.retrain. Wiring only."""
+"""TrainFunction: S3 ObjectCreated under a model's training-data prefix -> training.retrain. Wiring only.
+
+S3 sends object keys URL-encoded (``my data.csv`` arrives as ``my+data.csv``, ``été`` as ``%C3%A9t%C3%A9``):
+each is decoded before use, as Powertools' ``S3Event.object_key`` does for the first record.
+"""
 
 from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bikecast.registry import ModelRegistry
-from bikecast.store import S3Store
-from training import drift, promotion, retrain
+from training import retrain
+from training.deployment import Deployment
+from training.settings import TrainSettings
 
 logger = Logger()
 metrics = Metrics()
-
-settings = retrain.RetrainSettings(
-    gate=promotion.GateSettings(
-        holdout_days=int(os.environ.get("GATE_HOLDOUT_DAYS", "122")),
-        tolerance=float(os.environ.get("GATE_TOLERANCE", "0.05")),
-        joblib_fallback=os.environ.get("JOBLIB_FALLBACK", "Disabled") == "Enabled",
-    ),
-    drift=drift.DriftSettings(threshold=float(os.environ.get("DRIFT_THRESHOLD", "1.5"))),
-)
+settings = TrainSettings.from_env(os.environ)
 
 
 @logger.inject_lambda_context
@@ -33,11 +30,11 @@ settings = retrain.RetrainSettings(
 def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     outcomes = []
     for record in event.records:
-        store = S3Store(record.s3.bucket.name)
-        registry = ModelRegistry(store, os.environ.get("MODEL_PREFIX", "models/"))
-        outcome = retrain.on_upload(store, registry, record.s3.get_object.key, settings, logger.info)
+        deployment = Deployment(settings.model_copy(update={"bucket": record.s3.bucket.name}))
+        key = unquote_plus(record.s3.get_object.key)
+        outcome = retrain.on_upload(deployment, key, logger.info)
         metrics.add_metric(name=f"Upload{outcome['status'].title()}", unit=MetricUnit.Count, value=1)
-        if "drift" in outcome:
+        if outcome.get("drift", {}).get("mae_ratio") is not None:
             metrics.add_metric(name="DriftMaeRatio", unit=MetricUnit.NoUnit, value=outcome["drift"]["mae_ratio"])
         if outcome["status"] == "trained":
             metrics.add_metric(name="ModelPromoted", unit=MetricUnit.Count, value=int(outcome["promoted"]))

@@ -1,8 +1,10 @@
-"""Train, evaluate and assemble one artifact (model file, manifest, model card, plot), then publish it."""
+"""Train, evaluate and assemble one artifact: the fitted model, its serving format (checked against it on every
+training row), the manifest, the model card and its plots."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,48 +13,53 @@ from typing import Any
 
 import numpy as np
 
-from bikecast import artifact, features
-from bikecast.registry import MANIFEST_FILE, MODEL_FILE, ModelRegistry
-from bikecast.trees import TREES_FILE, TREES_FORMAT, TreeEnsemble
-from training import card, model
-from training.data import TrainingData
+from bikecast import artifact, rows
+from bikecast.registry import MANIFEST_FILE, MODEL_FILE, finite
+from bikecast.scoring import Scorer, ServingInvalid
+from bikecast.spec import ModelSpec
+from bikecast.trees import TREES_FILE, TREES_FORMAT, TreesInvalid
+from training import card, fit
+from training.data import Labelled
 
 Progress = Callable[[str], None]
-
-FIELD_TYPES = {"dteday": "date", "temp": "number", "atemp": "number", "hum": "number", "windspeed": "number"}
 
 
 @dataclass(frozen=True)
 class Artifact:
+    spec: ModelSpec
     version: str
     manifest: dict[str, Any]
     files: dict[str, bytes]
+    data: Labelled
 
     def write_to(self, directory: Path) -> Path:
-        target = directory / self.version
+        target = directory / self.spec.name / self.version
         target.mkdir(parents=True, exist_ok=True)
         for name, body in self.files.items():
             (target / name).write_bytes(body)
-        (target / MANIFEST_FILE).write_text(_json_text(self.manifest))
+        (target / MANIFEST_FILE).write_text(json.dumps(finite(self.manifest), indent=2, sort_keys=True) + "\n")
         return target
 
 
-def input_schema(batch: features.Batch) -> dict[str, dict[str, Any]]:
+def input_schema(spec: ModelSpec, data: Labelled) -> dict[str, dict[str, Any]]:
+    """Each input field: its type, whether required, the range seen in training, what it means."""
+    described = rows.json_schema_fields(spec.row)
     schema: dict[str, dict[str, Any]] = {}
-    for name in features.INPUT_FIELDS:
-        low, high = batch[name].min(), batch[name].max()
-        if name == "dteday":
-            shown: tuple[Any, Any] = (
-                dt.date.fromordinal(int(low)).isoformat(),
-                dt.date.fromordinal(int(high)).isoformat(),
-            )
+    for rule in rows.rules(spec.row):
+        column = data.batch[rule.name]
+        low, high = float(np.nanmin(column)), float(np.nanmax(column))
+        if rule.kind == "date":
+            shown: tuple[Any, Any] = (dt.date.fromordinal(int(low)).isoformat(), dt.date.fromordinal(int(high)).isoformat())
+        elif rule.kind == "integer":
+            shown = (int(low), int(high))
         else:
-            shown = (float(low), float(high)) if FIELD_TYPES.get(name) == "number" else (int(low), int(high))
-        schema[name] = {
-            "type": FIELD_TYPES.get(name, "integer"),
-            "required": name in features.REQUIRED_FIELDS,
+            shown = (low, high)
+        schema[rule.name] = {
+            "type": rule.kind,
+            "required": rule.required,
             "min": shown[0],
             "max": shown[1],
+            "description": described.get(rule.name, {}).get("description", ""),
         }
     return schema
 
@@ -63,95 +70,96 @@ def new_version(now: dt.datetime, model_sha256: str) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{model_sha256[:8]}-{secrets.token_hex(2)}"
 
 
-def build(data: TrainingData, progress: Progress = print) -> Artifact:
-    batch, target, days = data.batch, data.target, data.days
+def build(spec: ModelSpec, data: Labelled, progress: Progress = print) -> Artifact:
     evaluations = []
-    for split in model.splits(days):
+    for split in fit.splits(spec, data):
         progress(f"evaluating on the {split.name} holdout ({len(split.train)} train / {len(split.test)} test rows)")
-        evaluation = model.evaluate(batch, target, split)
+        evaluation = fit.evaluate(spec, data, split)
         progress(f"  model    {evaluation.model}")
         progress(f"  baseline {evaluation.baseline}")
         evaluations.append(evaluation)
 
-    progress(f"refitting on all {len(target)} rows")
-    pipeline = model.build_pipeline().fit(batch, target)
-    model_bytes = artifact.dump_model(pipeline)
+    progress(f"refitting on all {len(data)} rows")
+    fitted = fit.fit(spec, data)
+    model_bytes = artifact.dump_model(fitted)
     model_sha256 = artifact.sha256_hex(model_bytes)
     now = dt.datetime.now(dt.UTC)
     version = new_version(now, model_sha256)
 
     files = {MODEL_FILE: model_bytes}
-    serving = export_trees(pipeline, batch, files, progress)
-    progress("writing the model card and plot")
-    chronological = next((e for e in evaluations if e.split.name == "chronological"), evaluations[0])
-    png = card.plot(chronological, days)
-    if png is not None:
-        files[card.PLOT_FILE] = png
+    serving = export(spec, fitted, data, files, progress)
+    progress("writing the model card and plots")
+    chronological = next((e for e in evaluations if e.split.name == "chronological"), None)
+    plots = card.plots(spec, chronological or (evaluations[0] if evaluations else None))
+    files |= plots
+    days = data.days
     manifest: dict[str, Any] = {
+        "model_name": spec.name,
         "version": version,
         "created_at": now.isoformat(timespec="seconds"),
         "model": {
             "file": MODEL_FILE,
             "sha256": model_sha256,
             "bytes": len(model_bytes),
-            "estimator": type(pipeline.named_steps["model"]).__name__,
-            "params": model.MODEL_PARAMS,
+            "estimator": type(fitted.estimator).__name__,
+            "params": dict(spec.recipe.params),
+            "target": spec.recipe.target,
         },
-        "features": list(features.FEATURE_NAMES),
+        "features": list(spec.feature_names),
         "serving": serving,
-        "input_schema": input_schema(batch),
+        "input_schema": input_schema(spec, data),
         "training_data": {
             "source": data.source,
             "sha256": data.sha256,
-            "rows": len(target),
-            "first_day": dt.date.fromordinal(int(days.min())).isoformat(),
-            "last_day": dt.date.fromordinal(int(days.max())).isoformat(),
+            "rows": len(data),
+            **(
+                {"first_day": fit.day_text(int(days.min())), "last_day": fit.day_text(int(days.max()))}
+                if days is not None
+                else {}
+            ),
             "files": data.sources,
         },
-        "metrics": {e.split.name: e.summary() for e in evaluations},
+        "metrics": {e.split.name: e.summary() | card.breakdowns(spec, e) for e in evaluations},
+        "baseline": spec.recipe.baseline_name,
         "libraries": artifact.library_versions(),
-        "plot": png is not None,
+        "plots": sorted(plots),
     }
-    files[card.CARD_FILE] = card.markdown(manifest).encode()
+    files[card.CARD_FILE] = card.markdown(spec, manifest).encode()
     manifest["files"] = {name: artifact.sha256_hex(body) for name, body in files.items()}
-    return Artifact(version, manifest, files)
+    return Artifact(spec, version, finite(manifest), files, data)
 
 
-MAX_SERVING_DIFF = 0.5  # rentals
-
-
-def export_trees(pipeline: Any, batch: features.Batch, files: dict[str, bytes], progress: Progress) -> dict[str, Any]:
-    """The fast serving format, published only if it agrees with the pipeline on every training row."""
+def export(spec: ModelSpec, fitted: fit.Fitted, data: Labelled, files: dict[str, bytes], progress: Progress) -> dict[str, Any]:
+    """The serving format, published only if the predict function's own loader accepts it and it agrees with
+    the fitted model on every training row."""
     try:
-        ensemble = TreeEnsemble.from_gradient_boosting(pipeline.named_steps["model"])
-    except (AttributeError, ValueError) as error:  # not a gradient-boosting model, or trees too deep
-        progress(f"no tree export ({error}); serving will use the joblib pipeline")
-        return {"format": "joblib", "reason": f"no tree export for this model: {error}"}
-    difference = float(np.max(np.abs(ensemble.predict(features.feature_matrix(batch)) - pipeline.predict(batch))))
-    rows = len(batch["dteday"])
-    if difference > MAX_SERVING_DIFF:
-        progress(f"tree export differs by {difference:.3f} rentals; serving will use the joblib pipeline")
-        return {"format": "joblib", "reason": f"tree export differs by {difference:.3f} > {MAX_SERVING_DIFF}"}
-    data = ensemble.to_bytes()
-    files[TREES_FILE] = data
-    progress(f"tree export agrees with scikit-learn on {rows} rows (max difference {difference:.2g} rentals)")
-    return {
-        "format": TREES_FORMAT,
-        "file": TREES_FILE,
-        "sha256": artifact.sha256_hex(data),
-        "max_abs_diff": difference,
-        "rows_checked": rows,
-    }
-
-
-def publish(built: Artifact, registry: ModelRegistry, progress: Progress = print) -> None:
-    progress(f"publishing {built.version} to s3://{registry.store.bucket}/{registry.key(built.version, '')}")
-    registry.publish(built.version, built.files, built.manifest)
-    registry.promote(built.version)
-    progress(f"current model is now {built.version}")
-
-
-def _json_text(value: Any) -> str:
-    import json
-
-    return json.dumps(value, indent=2, sort_keys=True) + "\n"
+        scorer = fitted.scorer()
+        tree_file = scorer.trees.to_bytes()
+        serving: dict[str, Any] = {
+            "format": TREES_FORMAT,
+            "file": TREES_FILE,
+            "sha256": artifact.sha256_hex(tree_file),
+            "features": list(spec.feature_names),
+            "n_features": len(spec.feature_names),
+            "transform": scorer.transform,
+            "linear": [
+                {"feature": spec.feature_names[t.feature], "coefficient": t.coefficient, "low": t.low, "high": t.high,
+                 "mean": t.mean}
+                for t in scorer.linear
+            ],  # fmt: skip
+            "interval": None,
+        }
+        loaded = Scorer.load(serving, tree_file, spec.feature_names)
+    except (TreesInvalid, ServingInvalid, ValueError) as error:
+        progress(f"no serving format ({error}); this version cannot serve")
+        return {"format": "none", "reason": f"no serving format for this model: {error}"}
+    matrix = spec.features(data.batch)
+    ours, theirs = loaded.values(loaded.raw(matrix)), fitted.predict(data.batch)
+    difference = float(np.max(np.abs(ours - theirs)))
+    allowed = 1e-6 * max(1.0, float(np.max(np.abs(theirs))))
+    if not difference <= allowed:  # NaN fails too
+        progress(f"the serving format differs from the model by {difference:.3g}; this version cannot serve")
+        return {"format": "none", "reason": f"the serving format differs by {difference:.3g} > {allowed:.3g}"}
+    files[TREES_FILE] = tree_file
+    progress(f"serving format agrees with scikit-learn on {len(data)} rows (max difference {difference:.2g})")
+    return serving | {"max_abs_diff": difference, "rows_checked": len(data)}

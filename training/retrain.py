@@ -1,74 +1,92 @@
-"""Retraining on upload: what the TrainFunction does for each new CSV under the training-data prefix.
+"""Retraining on upload: what the TrainFunction does for each new CSV under a model's training-data prefix.
 
-validate the upload (reject it whole, with a report, if any row is bad) -> drift report of the serving model on
-the uploaded days -> train on the union of all uploads -> quality gate -> publish, and promote if better.
+An upload either trains or is rejected with a report; it never raises on data. Only S3 failing (a fault that is
+not the data's) raises, so that S3 retries the event.
+
+    which model owns the key? (else: ignored) -> already processed this exact object? (S3 may deliver twice)
+    -> read and validate every row, key and label invariant (else: rejected, report)
+    -> the serving model judges the labels' plausibility (else: rejected, report)
+    -> drift report -> train on the accepted data plus this upload -> quality gate -> publish; promote if passed
+    -> record the upload as accepted (promoted) or held (refused)
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from bikecast.registry import ModelRegistry
-from bikecast.store import ObjectMissing, S3Store
-from training import dataset, drift, promotion, publish
+from bikecast.store import StoreError
+from training import dataset, drift, labels, promotion, publish
 from training.data import DataRejected
+from training.deployment import Deployment
 
 Progress = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class RetrainSettings:
-    training_prefix: str = dataset.TRAINING_PREFIX
-    reports_prefix: str = drift.REPORTS_PREFIX
-    gate: promotion.GateSettings = field(default_factory=promotion.GateSettings)
-    drift: drift.DriftSettings = field(default_factory=drift.DriftSettings)
-
-
-def on_upload(
-    store: S3Store, registry: ModelRegistry, key: str, settings: RetrainSettings, progress: Progress
-) -> dict[str, Any]:
-    if not dataset.is_training_upload(key, settings.training_prefix):
-        progress(f"ignored {key}: not a .csv under {settings.training_prefix}")
+def on_upload(deployment: Deployment, key: str, progress: Progress) -> dict[str, Any]:
+    name = deployment.model_for_upload(key)
+    if name is None:
+        progress(f"ignored {key}: not a training upload (a .csv under a model's training-data prefix)")
         return {"status": "ignored", "key": key}
-    info = next((i for i in store.objects(key) if i.key == key), None)
+    outcome: dict[str, Any] = {"model": name, "key": key}
+    info = next((i for i in deployment.store.objects(key) if i.key == key), None)
     if info is None:
-        raise ObjectMissing(f"s3://{store.bucket}/{key} is gone")
+        progress(f"ignored {key}: the object no longer exists")
+        return outcome | {"status": "ignored", "reason": "the object no longer exists"}
+    registry = deployment.registry(name)
+    record = registry.upload_record(key)
+    if record is not None and record.get("etag") == info.etag:
+        progress(f"{key} was already processed ({record.get('status')}): nothing to do")
+        return outcome | {"status": "duplicate", "reason": f"already processed: {record.get('status')}"}
     try:
-        upload = dataset.read_upload(store, info)
+        return outcome | judge_upload(deployment, name, info, progress)
+    except StoreError:
+        raise  # S3's fault, not the data's: S3 retries the event
     except DataRejected as rejection:
-        report_key = save_rejection(store, key, rejection, settings.reports_prefix)
-        progress(f"rejected {key}; nothing changed. Report: s3://{store.bucket}/{report_key}\n{rejection}")
-        return {"status": "rejected", "key": key, "report": report_key, "problems": rejection.problems[:20]}
-    progress(f"{key}: {len(upload.rows)} valid rows")
+        report = dataset.record_rejection(deployment, name, info, rejection)
+        progress(f"rejected {key}; nothing changed. Report: s3://{deployment.store.bucket}/{report}\n{rejection}")
+        return outcome | {"status": "rejected", "report": report, "problems": rejection.problems[:20]}
 
-    _, current = promotion.current_model(registry)
-    outcome: dict[str, Any] = {"status": "trained", "key": key}
+
+def judge_upload(deployment: Deployment, name: str, info: Any, progress: Progress) -> dict[str, Any]:
+    settings, spec = deployment.settings, deployment.spec(name)
+    upload = dataset.read_upload(deployment, name, info)
+    progress(f"{info.key}: {len(upload.data)} valid rows for the {name} model")
+    pointer, current = promotion.current_model(deployment, name)
+    problems = labels.problems(upload.data, current, settings.label_shift_limit, settings.label_spike_limit)
+    if problems:
+        raise DataRejected(upload.data.source, problems)
+    outcome: dict[str, Any] = {"status": "trained"}
+    report = None
     if current is not None:
-        report = drift.report(current, upload.key, upload.rows, settings.drift)
+        report = drift.report(current, upload.data, settings.drift_threshold)
         outcome["drift"] = report
-        outcome["drift_report"] = drift.save(store, report, settings.reports_prefix)
+        outcome["drift_report"] = drift.save(deployment.store, report, deployment.layout(name).reports)
         progress(
-            f"drift: serving model {current.version} has MAE {report['actual']['mae']:.0f} on the upload, "
-            f"promised {report['expected']['mae']:.0f} ({report['mae_ratio']:.2f}x; drifted={report['drifted']})"
+            f"drift: serving model {current.version} has MAE {report['actual']['mae']:.0f} on the upload, promised "
+            f"{report['expected']['mae']:.0f} ({report['mae_ratio']}x; drifted={report['drifted']})"
         )
-
-    found, rejected = dataset.uploads(store, settings.training_prefix)
-    for old in rejected:
-        progress(f"left out of training (rejected earlier): {old.source}")
-    data = dataset.training_set(store, found, settings.training_prefix)
-    progress(f"training set: {len(data.rows)} days from {len(found)} file(s)")
-    built = publish.build(data, progress)
-    verdict = promotion.publish_gated(built, data, registry, settings.gate, progress)
-    return outcome | {"version": built.version, "promoted": verdict["promote"], "reason": verdict["reason"]}
-
-
-def save_rejection(store: S3Store, key: str, rejection: DataRejected, prefix: str) -> str:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    report_key = f"{prefix}rejected/{stamp}-{key.rsplit('/', 1)[-1]}.json"
-    body = {"file": rejection.source, "rejected_at": stamp, "problems": rejection.problems}
-    store.put_new(report_key, json.dumps(body, indent=2).encode(), "application/json")
-    return report_key
+    accepted = dataset.accepted_uploads(deployment, name, besides=info.key, progress=progress)
+    history = dataset.merge(deployment, name, accepted)
+    merged = dataset.merge(deployment, name, [*accepted, upload])
+    assert merged is not None
+    progress(f"training set: {len(merged)} rows from {len(accepted) + 1} file(s)")
+    try:
+        candidate = publish.build(spec, merged, progress)
+    except (ValueError, ArithmeticError) as error:  # data the recipe cannot learn from (e.g. too few rows)
+        raise DataRejected(upload.data.source, [f"training on it failed: {type(error).__name__}: {error}"]) from None
+    candidate.manifest["upload"] = {"key": info.key, "etag": info.etag}
+    verdict = promotion.judge(
+        deployment, name, candidate, current, history=history, upload=upload.data, drift=report, progress=progress
+    )
+    verdict = promotion.release(deployment, name, candidate, verdict, pointer, progress)
+    deployment.registry(name).record_upload(
+        {
+            "key": info.key,
+            "etag": info.etag,
+            "status": dataset.ACCEPTED if verdict.promote else dataset.HELD,
+            "reason": verdict.reason,
+            "version": candidate.version,
+        }
+    )
+    return outcome | {"version": candidate.version, "promoted": verdict.promote, "reason": verdict.reason}

@@ -1,7 +1,8 @@
-"""The model artifact: bytes of the fitted pipeline, checked against the manifest before they are unpickled.
+"""The model artifact's bytes: checksums, and the libraries that wrote it.
 
-Unpickling runs code, so a model file is loaded only when its sha256 equals the one in the manifest written by
-training, from the configured bucket and prefix that only the training role can write.
+A file is used only when its sha256 equals the one in the manifest written with it, from the configured bucket
+and prefix that only the training role can write. The predict function reads only data (the tree file, loaded
+with ``numpy.load(allow_pickle=False)``), never a pickle.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 
 class ArtifactInvalid(Exception):
-    """The model file does not match its manifest or this runtime cannot load it."""
+    """A file does not match its manifest."""
 
 
 def sha256_hex(data: bytes) -> str:
@@ -33,11 +34,11 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def dump_model(pipeline: Any) -> bytes:
+def dump_model(model: Any) -> bytes:
     import joblib
 
     buffer = io.BytesIO()
-    joblib.dump(pipeline, buffer, compress=3)
+    joblib.dump(model, buffer, compress=3)
     return buffer.getvalue()
 
 
@@ -45,38 +46,3 @@ def verify(data: bytes, expected_sha256: str, what: str) -> None:
     actual = sha256_hex(data)
     if actual != expected_sha256:
         raise ArtifactInvalid(f"{what}: sha256 {actual[:12]}… does not match the manifest's {expected_sha256[:12]}…")
-
-
-def check_compatible(manifest: dict[str, Any]) -> None:
-    """scikit-learn pickles are only guaranteed to load on the same minor version that wrote them.
-    (Read from the package metadata: importing scikit-learn costs a second, and the fast path never needs it.)"""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        installed = version("scikit-learn")
-    except PackageNotFoundError:
-        raise ArtifactInvalid(
-            "this version has no usable tree file, and this function has no scikit-learn to load its joblib "
-            "pipeline (deploy with JoblibFallback=Enabled)"
-        ) from None
-    trained_with = str(manifest.get("libraries", {}).get("scikit-learn", ""))
-    if _minor(trained_with) != _minor(installed):
-        raise ArtifactInvalid(
-            f"model was trained with scikit-learn {trained_with or 'unknown'}, this runtime has {installed}"
-        )
-
-
-def load_model(data: bytes, manifest: dict[str, Any]) -> Any:
-    try:
-        expected = str(manifest["model"]["sha256"])
-    except (KeyError, TypeError):
-        raise ArtifactInvalid("manifest has no model.sha256") from None
-    verify(data, expected, "model file")
-    check_compatible(manifest)
-    import joblib
-
-    return joblib.load(io.BytesIO(data))
-
-
-def _minor(version: str) -> tuple[str, ...]:
-    return tuple(version.split(".")[:2])

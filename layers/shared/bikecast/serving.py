@@ -1,32 +1,56 @@
-"""Serving: hold the current model in memory, refresh it cheaply, and turn observations into forecasts.
+"""Serving: hold each model's current version in memory, refresh it cheaply, and turn rows into forecasts.
 
-The model is loaded once per container (at cold start) and kept in a module-level ``Predictor``; a warm
-container only re-reads the small pointer, at most every ``refresh_seconds``, with a conditional GET.
-A new or broken artifact never replaces a good model that is already serving.
+A model is loaded once per container and kept in its ``Predictor``; a warm container only re-reads the small
+pointer, at most every ``refresh_seconds``, with a conditional GET on a quick store (a stalled S3 costs a request
+about a second). A version is loaded only when everything in it checks out (``load_version``); a new or broken
+version never replaces a good one that is already serving, and the predictor remembers which version it refused
+and why, for ``/health``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field
 
-from bikecast import artifact, features
-from bikecast.features import RangeWarning
-from bikecast.registry import ModelRegistry, PointerInvalid
-from bikecast.schema import ObservationColumns
+from bikecast import artifact, rows
+from bikecast.registry import MODELS_PREFIX, Layout, ModelRegistry, PointerInvalid
+from bikecast.rows import Batch
+from bikecast.scoring import MAX_VALUE, Scorer, ServingInvalid
+from bikecast.spec import DEFAULT_SPECS, Contradiction, ModelSpec, load_specs
 from bikecast.store import S3Store, StoreError
-from bikecast.trees import TREES_FORMAT, TreeEnsemble
 
 log = logging.getLogger(__name__)
 
 MAX_WARNINGS = 100
+
+
+class Settings(BaseModel):
+    """The predict function's settings, read once from its environment (names as in template.yaml)."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    bucket: str = Field(default="", alias="MODEL_BUCKET")
+    prefix: str = Field(default=MODELS_PREFIX, alias="MODEL_PREFIX")
+    specs: str = Field(default=DEFAULT_SPECS, alias="MODEL_SPECS")
+    max_batch_rows: int = Field(default=10_000, ge=1, alias="MAX_BATCH_ROWS")
+    # Under Lambda's 6 MB synchronous payload limit; 10,000 rows of the documented API take about 1.8 MB.
+    max_body_bytes: int = Field(default=5_000_000, ge=1, alias="MAX_BODY_BYTES")
+    refresh_seconds: float = Field(default=60.0, ge=0, alias="MODEL_REFRESH_SECONDS")
+    retry_seconds: float = Field(default=5.0, ge=0, alias="MODEL_RETRY_SECONDS")
+    enable_swagger: bool = Field(default=False, alias="ENABLE_SWAGGER")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        names = {info.alias for info in cls.model_fields.values()}
+        return cls.model_validate({name: value for name, value in env.items() if name in names and value != ""})
 
 
 class ModelUnavailable(Exception):
@@ -37,127 +61,142 @@ class BatchTooLarge(Exception):
     pass
 
 
-@dataclass(frozen=True)
-class Settings:
-    bucket: str
-    prefix: str = "models/"
-    max_batch_rows: int = 10_000
-    # Under Lambda's 6 MB synchronous payload limit; 10,000 rows of the documented API take about 1.8 MB.
-    max_body_bytes: int = 5_000_000
-    refresh_seconds: float = 60.0
-    retry_seconds: float = 5.0
+@dataclass(frozen=True, slots=True)
+class RangeWarning:
+    row: int
+    field: str
+    value: float | str
+    low: float | str
+    high: float | str
 
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
-        return cls(
-            bucket=env.get("MODEL_BUCKET", ""),
-            prefix=env.get("MODEL_PREFIX", "models/"),
-            max_batch_rows=int(env.get("MAX_BATCH_ROWS", "10000")),
-            max_body_bytes=int(env.get("MAX_BODY_BYTES", "5000000")),
-            refresh_seconds=float(env.get("MODEL_REFRESH_SECONDS", "60")),
-            retry_seconds=float(env.get("MODEL_RETRY_SECONDS", "5")),
+    def message(self, row_label: str) -> str:
+        return (
+            f"{row_label}: {self.field}={self.value} is outside the range seen in training "
+            f"[{self.low}, {self.high}]; the forecast is an extrapolation"
         )
 
 
-class ServingModel:
-    """One loaded version: served from its tree arrays, or by the joblib pipeline when training published no
-    usable tree file. The pipeline is unpickled only then, so serving a tree file never imports scikit-learn."""
+Warning = RangeWarning | Contradiction
 
-    def __init__(
-        self,
-        version: str,
-        manifest: dict[str, Any],
-        trees: TreeEnsemble | None,
-        fetch_model_file: Callable[[], bytes],
-    ) -> None:
+
+class ServingModel:
+    """One loaded, checked version of one model."""
+
+    def __init__(self, spec: ModelSpec, version: str, manifest: dict[str, Any], scorer: Scorer) -> None:
+        self.spec = spec
         self.version = version
         self.manifest = manifest
-        self.trees = trees
-        self.ranges = training_ranges(manifest)
-        self._fetch_model_file = fetch_model_file
-        self._pipeline: Any = None
+        self.scorer = scorer
+        self.ranges = training_ranges(spec, manifest)
 
-    @property
-    def pipeline(self) -> Any:
-        """The joblib pipeline, fetched, checked against the manifest and unpickled on first use."""
-        if self._pipeline is None:
-            self._pipeline = artifact.load_model(self._fetch_model_file(), self.manifest)
-        return self._pipeline
-
-    def predict(self, batch: features.Batch) -> np.ndarray[Any, Any]:
-        if self.trees is not None:
-            return self.trees.predict(features.feature_matrix(batch))
-        return np.asarray(self.pipeline.predict(batch))
+    def predict(self, batch: Batch) -> NDArray[np.float64]:
+        """Model values (before the spec's answer rounding) for a completed batch."""
+        return self.scorer.values(self.scorer.raw(self.spec.features(batch)))
 
 
-def training_ranges(manifest: dict[str, Any]) -> dict[str, tuple[float, float]]:
+def training_ranges(spec: ModelSpec, manifest: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
     """The ranges seen in training, from the manifest's input schema (dates as day ordinals)."""
-    schema = manifest.get("input_schema", {})
+    schema = manifest.get("input_schema")
+    kinds = {rule.name: rule.kind for rule in rows.rules(spec.row)}
     ranges = {}
-    for name in features.RANGE_CHECKED_FIELDS:
-        if name in schema:
-            low, high = schema[name]["min"], schema[name]["max"]
-            if name == "dteday":
+    for name in spec.range_checked:
+        entry = schema.get(name) if isinstance(schema, dict) else None
+        try:
+            low, high = entry["min"], entry["max"]  # type: ignore[index]
+            if kinds.get(name) == "date":
                 low, high = (dt.date.fromisoformat(day).toordinal() for day in (low, high))
             ranges[name] = (float(low), float(high))
+        except (TypeError, KeyError, ValueError):
+            continue  # no range recorded for it: no warning, rather than no model
     return ranges
+
+
+def out_of_range(spec: ModelSpec, batch: Batch, ranges: Mapping[str, tuple[float, float]]) -> list[RangeWarning]:
+    names = [name for name in ranges if name in batch]
+    if not names:
+        return []
+    values = np.column_stack([batch[name] for name in names])
+    bounds = np.array([ranges[name] for name in names])
+    outside = (values < bounds[:, 0]) | (values > bounds[:, 1])
+    if not outside.any():
+        return []  # the usual case, in a few numpy calls
+    kinds = {rule.name: rule.kind for rule in rows.rules(spec.row)}
+    found = []
+    for row, column in zip(*np.nonzero(outside), strict=True):
+        name = names[column]
+        shown = [_shown(kinds[name], v) for v in (values[row, column], *ranges[name])]
+        found.append(RangeWarning(int(row), name, *shown))
+    return found
+
+
+def _shown(kind: str, value: float) -> float | str:
+    if kind == "date":
+        return dt.date.fromordinal(int(value)).isoformat()
+    return int(value) if float(value).is_integer() else round(float(value), 6)
+
+
+def serving_section(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest's serving section; a version written before the section named its features has them in
+    the manifest's top-level ``features``."""
+    serving = manifest.get("serving")
+    if not isinstance(serving, dict):
+        raise ServingInvalid("the manifest has no serving section")
+    if "features" not in serving and isinstance(manifest.get("features"), list):
+        serving = serving | {"features": manifest["features"]}
+    return serving
+
+
+def load_version(spec: ModelSpec, registry: ModelRegistry, version: str) -> ServingModel:
+    """Fetch a version and check all of it: manifest, tree file checksum, features, tree structure, output bounds.
+    Raises on anything amiss, so the caller keeps what it had."""
+    manifest = registry.manifest(version)
+    serving = serving_section(manifest)
+    try:
+        data = registry.model_file(version, str(serving["file"]))
+        artifact.verify(data, str(serving["sha256"]), "tree file")
+    except (KeyError, TypeError):
+        raise ServingInvalid("the serving section names no tree file and checksum") from None
+    return ServingModel(spec, version, manifest, Scorer.load(serving, data, spec.feature_names))
 
 
 @dataclass(frozen=True)
 class Forecast:
-    predictions: list[int]
+    predictions: list[int] | list[float]
     model_version: str
-    warnings: list[RangeWarning] = field(default_factory=list)
+    intervals: list[tuple[Any, Any]] | None
+    interval_level: float | None
+    warnings: list[Warning] = field(default_factory=list)
     more_warnings: int = 0
 
 
-def to_rentals(raw: np.ndarray[Any, Any]) -> list[int]:
-    """Whole, non-negative rental counts; a model that returns NaN or inf is a server fault, not a forecast."""
-    if not np.all(np.isfinite(raw)):
-        raise ModelUnavailable("the model returned a non-finite forecast")
-    return np.rint(np.clip(raw, 0, None)).astype(np.int64).tolist()  # type: ignore[no-any-return]
-
-
-def load_version(registry: ModelRegistry, version: str) -> ServingModel:
-    """Fetch and verify a version: its tree file if training published one, else its joblib pipeline, which is
-    then unpickled now, so a broken model is refused here (and the last good one kept), not on a later request."""
-    manifest = registry.manifest(version)
-    trees = None
-    serving = manifest.get("serving", {})
-    if serving.get("format") == TREES_FORMAT:
-        try:
-            data = registry.model_file(version, serving["file"])
-            artifact.verify(data, serving["sha256"], "tree file")
-            trees = TreeEnsemble.from_bytes(data)
-        except (StoreError, artifact.ArtifactInvalid, KeyError, ValueError) as error:
-            log.warning("tree file unusable; trying the joblib pipeline", extra={"reason": str(error)})
-    model = ServingModel(version, manifest, trees, lambda: registry.model_file(version))
-    if trees is None:
-        _ = model.pipeline
-    return model
+LOAD_ERRORS = (StoreError, PointerInvalid, artifact.ArtifactInvalid, ServingInvalid, ValueError)
 
 
 class Predictor:
-    """The warm model of one container."""
+    """The warm model of one spec in one container."""
 
     def __init__(
-        self, registry: ModelRegistry, settings: Settings, clock: Callable[[], float] = time.monotonic
+        self,
+        spec: ModelSpec,
+        registry: ModelRegistry,
+        settings: Settings,
+        quick_registry: ModelRegistry | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.spec = spec
         self.registry = registry
+        self.quick_registry = quick_registry or registry
         self.settings = settings
         self.clock = clock
         self.model: ServingModel | None = None
         self.problem: str | None = "model not loaded yet"
+        self.refused: tuple[str, str] | None = None  # a version the pointer named that could not serve, and why
         self._pointer_etag: str | None = None
         self._checked_at = float("-inf")
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Predictor:
-        return cls(ModelRegistry(S3Store(settings.bucket), settings.prefix), settings)
-
     def refresh(self, *, force: bool = False) -> None:
-        """Load the pointed-to model if the pointer moved. Never raises: failures keep the last good model."""
+        """Load the pointed-to version if the pointer moved. Never raises: failures keep the last good model.
+        A warm container checks through the quick store: a stalled S3 costs the request about a second."""
         interval = self.settings.refresh_seconds if self.model else self.settings.retry_seconds
         now = self.clock()
         if not force and now - self._checked_at < interval:
@@ -166,33 +205,44 @@ class Predictor:
         if not self.settings.bucket:
             self.problem = "MODEL_BUCKET is not configured"
             return
+        registry = self.quick_registry if self.model else self.registry
+        pointer = None
         try:
-            pointer = self.registry.current_if_changed(self._pointer_etag if self.model else None)
+            pointer = registry.current_if_changed(self._pointer_etag)
             if pointer is None:
+                if self.model is None:
+                    self.problem = "no model has been published yet"
                 return  # unchanged
-            if pointer.version == (self.model.version if self.model else None):
+            if self.model is not None and pointer.version == self.model.version:
                 self._pointer_etag = pointer.etag
                 return
-            model = load_version(self.registry, pointer.version)
-        except (StoreError, PointerInvalid, artifact.ArtifactInvalid, ValueError) as error:
-            self._keep_serving(f"{type(error).__name__}: {error}")
+            if self.refused and pointer.version == self.refused[0] and pointer.etag == self._pointer_etag:
+                return
+            model = load_version(self.spec, registry, pointer.version)
+        except LOAD_ERRORS as error:
+            self._keep_serving(pointer.version if pointer else None, f"{type(error).__name__}: {error}")
+            if pointer is not None:
+                self._pointer_etag = pointer.etag  # judged: not tried again until the pointer moves
             return
-        except Exception as error:  # unpickling can raise anything; never let it take the container down
+        except Exception as error:  # never let a model take the container down
             log.exception("model load failed")
-            self._keep_serving(f"{type(error).__name__} while loading the model")
+            self._keep_serving(pointer.version if pointer else None, f"{type(error).__name__} while loading")
             return
         previous = self.model.version if self.model else None
-        self.model, self._pointer_etag, self.problem = model, pointer.etag, None
-        log.info("model loaded", extra={"model_version": model.version, "previous_version": previous})
+        self.model, self._pointer_etag, self.problem, self.refused = model, pointer.etag, None, None
+        log.info("model loaded", extra={"model": self.spec.name, "model_version": model.version, "previous_version": previous})
 
-    def _keep_serving(self, reason: str) -> None:
+    def _keep_serving(self, version: str | None, reason: str) -> None:
+        reason = reason if len(reason) <= 500 else reason[:499] + "…"
+        if version is not None:
+            self.refused = (version, reason)
         if self.model:
             log.warning(
                 "model refresh failed; still serving the last good model",
-                extra={"reason": reason, "model_version": self.model.version},
+                extra={"model": self.spec.name, "reason": reason, "model_version": self.model.version, "refused": version},
             )
         else:
-            log.error("no model could be loaded", extra={"reason": reason})
+            log.error("no model could be loaded", extra={"model": self.spec.name, "reason": reason})
             self.problem = "no model could be loaded from the model bucket"
 
     def current(self) -> ServingModel:
@@ -201,11 +251,57 @@ class Predictor:
             raise ModelUnavailable(self.problem or "no model loaded")
         return self.model
 
-    def predict(self, rows: Sequence[features.Observation]) -> Forecast:
-        if len(rows) > self.settings.max_batch_rows:
-            raise BatchTooLarge(f"{len(rows)} rows exceed the limit of {self.settings.max_batch_rows} per request")
+    def forecast(self, instances: Sequence[BaseModel]) -> Forecast:
+        if len(instances) > self.settings.max_batch_rows:
+            raise BatchTooLarge(f"{len(instances)} rows exceed the limit of {self.settings.max_batch_rows} per request")
         model = self.current()
-        batch = rows.batch if isinstance(rows, ObservationColumns) else features.batch_from_observations(rows)
-        predictions = to_rentals(model.predict(batch))
-        warnings = features.out_of_range(batch, model.ranges)
-        return Forecast(predictions, model.version, warnings[:MAX_WARNINGS], max(0, len(warnings) - MAX_WARNINGS))
+        batch = rows.batch_of(self.spec.row, instances)
+        warnings: list[Warning] = [*self.spec.derive(batch), *out_of_range(self.spec, batch, model.ranges)]
+        raw = model.scorer.raw(self.spec.features(batch))
+        predictions = self.answer(model.scorer.values(raw))
+        bounds = model.scorer.intervals(raw)
+        intervals = None
+        if bounds is not None:
+            intervals = list(zip(self.answer(bounds[0]), self.answer(bounds[1]), strict=True))
+        warnings.sort(key=lambda found: found.row)
+        shown, more = warnings[:MAX_WARNINGS], max(0, len(warnings) - MAX_WARNINGS)
+        return Forecast(predictions, model.version, intervals, model.scorer.interval_level, shown, more)
+
+    def answer(self, values: NDArray[np.float64]) -> list[int] | list[float]:
+        """The spec's answers; a value that is not finite or is absurdly large is a server fault, not a forecast."""
+        if not (np.isfinite(values).all() and (np.abs(values) <= MAX_VALUE).all()):
+            raise ModelUnavailable("the model returned a forecast that is not a finite number")
+        return self.spec.answer(values)
+
+
+class Service:
+    """Every model a deployment serves, by name; the default model (the first spec) is loaded at cold start,
+    the others on their first request."""
+
+    def __init__(self, settings: Settings, specs: Mapping[str, ModelSpec] | None = None) -> None:
+        self.settings = settings
+        self.specs = dict(specs if specs is not None else load_specs(settings.specs))
+        self.default = next(iter(self.specs))
+        self.predictors: dict[str, Predictor] = {}
+
+    def layout(self, name: str) -> Layout:
+        return Layout.of(name, name == self.default, self.settings.prefix)
+
+    def predictor(self, name: str) -> Predictor:
+        """The predictor of a model this deployment serves (``KeyError`` otherwise), made on first use."""
+        found = self.predictors.get(name)
+        if found is None:
+            spec = self.specs[name]
+            prefix = self.layout(name).models
+            found = Predictor(
+                spec,
+                ModelRegistry(S3Store(self.settings.bucket), prefix),
+                self.settings,
+                quick_registry=ModelRegistry(S3Store(self.settings.bucket, quick=True), prefix),
+            )
+            self.predictors[name] = found
+        return found
+
+    def loaded_version(self, name: str) -> str | None:
+        found = self.predictors.get(name)
+        return found.model.version if found is not None and found.model is not None else None

@@ -4,8 +4,10 @@ A real bucket or moto_server: boto3 honours ``AWS_ENDPOINT_URL_S3``, and ``S3_EN
 template declares, so ``sam local`` can set it) does the same.
 
 Timeouts and retries bound a slow or unreachable S3: at most 2 attempts of (1 s connect + 2 s read) plus
-backoff, about 7 s, inside the predict function's 10 s budget. Model files are a few hundred kB, read in well
-under a second from S3 in the same region.
+backoff, about 7 s, inside the predict function's 10 s budget (a cold start). A warm container's pointer check
+runs inside a user's request, so it uses a ``quick`` store: one attempt of 0.5 s connect + 0.5 s read, so a
+stalled S3 costs that request about a second at most. Model files are a few hundred kB, read in well under a
+second from S3 in the same region.
 """
 
 from __future__ import annotations
@@ -58,25 +60,29 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def make_client() -> S3Client:
+def make_client(quick: bool = False) -> S3Client:
     import boto3
     from botocore.config import Config
 
-    config = Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2, "mode": "standard"})
+    if quick:
+        config = Config(connect_timeout=0.5, read_timeout=0.5, retries={"total_max_attempts": 1, "mode": "standard"})
+    else:
+        config = Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2, "mode": "standard"})
     return boto3.client("s3", config=config, endpoint_url=os.environ.get("S3_ENDPOINT_URL") or None)
 
 
 class S3Store:
     """Bytes in and out of one bucket. The boto3 client is made on first use, so tests can mock first."""
 
-    def __init__(self, bucket: str, client: S3Client | None = None) -> None:
+    def __init__(self, bucket: str, client: S3Client | None = None, *, quick: bool = False) -> None:
         self.bucket = bucket
+        self.quick = quick
         self._client = client
 
     @property
     def client(self) -> S3Client:
         if self._client is None:
-            self._client = make_client()
+            self._client = make_client(self.quick)
         return self._client
 
     def get(self, key: str) -> StoredObject:

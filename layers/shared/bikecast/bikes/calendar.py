@@ -1,10 +1,15 @@
-"""Calendar fields of the UCI Bike Sharing data, derived from a date exactly as the data set defines them."""
+"""Calendar fields of the UCI Bike Sharing data, derived from a date exactly as the data set defines them:
+for one day (``calendar_fields``) and, vectorised, for a column of day ordinals (``calendar_columns``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 FIRST_DAY = dt.date(2011, 1, 1)  # instant 1, yr 0 in the data set
 
@@ -92,3 +97,38 @@ def calendar_fields(day: dt.date) -> CalendarFields:
         weekday=weekday,
         workingday=int(weekday not in (0, 6) and not holiday),
     )
+
+
+CALENDAR_FIELDS = ("instant", "season", "yr", "mnth", "holiday", "weekday", "workingday")
+_EPOCH = dt.date(1970, 1, 1).toordinal()
+
+
+@functools.cache
+def _holiday_ordinals(year: int) -> NDArray[np.int64]:
+    return np.array(sorted(day.toordinal() for day in holidays(year)), dtype=np.int64)
+
+
+def calendar_columns(ordinals: NDArray[Any]) -> dict[str, NDArray[np.float64]]:
+    """``calendar_fields`` for a column of day ordinals, in a few numpy operations whatever the batch size."""
+    days = (np.asarray(ordinals, dtype=np.int64) - _EPOCH).astype("datetime64[D]")
+    years = days.astype("datetime64[Y]")
+    year = years.astype(np.int64) + 1970
+    month = (days.astype("datetime64[M]") - years.astype("datetime64[M]")).astype(np.int64) + 1
+    day_of_month = (days - days.astype("datetime64[M]")).astype(np.int64) + 1
+    month_day = month * 100 + day_of_month
+    season = np.select([month_day >= 1221, month_day >= 923, month_day >= 621, month_day >= 321], [1, 4, 3, 2], 1)
+    weekday = np.asarray(ordinals, dtype=np.int64) % 7  # ordinal 1 (0001-01-01) was a Monday; the data set counts 0 = Sunday
+    unique_years = np.unique(year).tolist()
+    special = np.concatenate([_holiday_ordinals(int(y)) for y in unique_years]) if unique_years else np.array([], np.int64)
+    holiday = np.isin(ordinals, special)
+    working = (weekday != 0) & (weekday != 6) & ~holiday
+    float64 = np.float64
+    return {
+        "instant": (np.asarray(ordinals, dtype=np.int64) - FIRST_DAY.toordinal() + 1).astype(float64),
+        "season": season.astype(float64),
+        "yr": (year - FIRST_DAY.year).astype(float64),
+        "mnth": month.astype(float64),
+        "holiday": holiday.astype(float64),
+        "weekday": weekday.astype(float64),
+        "workingday": working.astype(float64),
+    }

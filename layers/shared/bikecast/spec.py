@@ -1,0 +1,184 @@
+"""The model spec: everything that is particular to one model, in one object. The rest of bikecast (store,
+registry, serving, the HTTP layer, training, the gate, drift, the CLI and both handlers) reads a spec and names
+no model's fields.
+
+A spec holds:
+- ``row``: the request row, one pydantic model built from ``fields.Date``/``Number``/``Integer``. Row-wise and
+  column-wise validation, validation of uploaded CSV rows, the manifest's input schema, the OpenAPI document and
+  the tests' strategies all derive from it;
+- ``derive``: fills the optional fields a request left out from the others (in place, on the column batch), and
+  names given values that contradict what it would derive (they are used as given, with a warning);
+- ``features``: the feature function (numpy, shared by training and serving) and, per feature, the input field
+  it comes from (explanations are folded back onto those fields);
+- ``answer``: how model outputs become answers (e.g. whole, non-negative counts);
+- ``data``: how training CSVs are read and keyed (one row per key; the newest upload wins), the target, the label
+  columns and their invariants;
+- ``recipe`` and ``card``: how it is trained and evaluated, and the words of its model card.
+
+Which specs a deployment serves is a setting (``MODEL_SPECS``: ``module:attribute`` entries, the first is the
+default model, which answers ``/predict``, ``/api/makecalc/`` and ``/model``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel
+
+from bikecast.rows import Batch, rules
+
+Matrix = NDArray[np.float64]
+# Names a model may not take: the default model's own folders live beside the other models' folders.
+RESERVED_NAMES = frozenset({"versions", "decisions", "uploads", "drift", "rejected", "current.json"})
+NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
+
+
+@dataclass(frozen=True, slots=True)
+class Contradiction:
+    """A given optional value that differs from what ``derive`` would have filled in."""
+
+    row: int
+    field: str
+    given: float
+    derived: float
+    source: str  # the field it is derived from
+    source_value: str
+
+    def message(self, row_label: str) -> str:
+        return (
+            f"{row_label}: {self.field}={_shown(self.given)} contradicts {self.source}={self.source_value} "
+            f"(which gives {self.field}={_shown(self.derived)}); the given value is used"
+        )
+
+
+def _shown(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else round(float(value), 6)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How model outputs become answers: whole numbers or not, and the smallest possible value."""
+
+    integer: bool = True
+    minimum: float | None = 0.0
+    unit: str = ""
+
+    def __call__(self, values: NDArray[np.float64]) -> list[int] | list[float]:
+        if self.minimum is not None:
+            values = np.clip(values, self.minimum, None)
+        if self.integer:
+            return np.rint(values).astype(np.int64).tolist()  # type: ignore[no-any-return]
+        return values.tolist()  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """How training CSVs are read: ``labels`` is the row model plus the label columns (the target, and any others
+    the file carries); one row per ``key``; ``time`` is the date field that orders rows in time (None: rows have
+    no time, holdouts are random). ``check`` names rows whose labels break the data set's own invariants."""
+
+    labels: type[BaseModel]
+    target: str
+    key: tuple[str, ...]
+    time: str | None = None
+    check: Callable[[Batch], Sequence[tuple[int, str]]] = lambda batch: ()
+    bundled: str | None = None  # the data set shipped with the project (a file name under data/)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How the model is trained: gradient-boosted trees (scikit-learn's ``GradientBoostingRegressor`` with these
+    parameters, squared error), which the serving format holds as plain arrays.
+
+    ``target`` "log1p" fits log(1 + y) and serves exp(raw) - 1 (multiplicative effects, and explanations that
+    multiply); ``trend`` names a feature carrying steady growth, fitted as ``coefficient x feature`` outside the
+    trees (a tree cannot carry growth forward), with the feature clipped to the range seen in training unless
+    ``trend_beyond_training``. ``baseline`` is a reference model's feature function (a random forest on it), or
+    None for the training mean."""
+
+    params: Mapping[str, Any]
+    target: str = "identity"
+    trend: str | None = None
+    trend_beyond_training: bool = False
+    holdout_days: int = 122
+    interval_level: float = 0.8
+    baseline: Callable[[Batch], Matrix] | None = None
+    baseline_name: str = "the training mean"
+
+
+@dataclass(frozen=True)
+class Card:
+    """The words of the model card."""
+
+    title: str
+    unit: str  # what one forecast counts, e.g. "rentals per day"
+    about: str
+    limits: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    summary: str
+    row: type[BaseModel]
+    derive: Callable[[Batch], list[Contradiction]]
+    feature_names: tuple[str, ...]
+    features: Callable[[Batch], Matrix]
+    answer: Answer
+    data: TrainingData
+    recipe: Recipe
+    card: Card
+    feature_sources: Mapping[str, str] = field(default_factory=dict)  # feature -> input field, when not the same
+    range_checked: tuple[str, ...] = ()  # fields whose training range is recorded; outside it, a warning
+
+    def __post_init__(self) -> None:
+        if not NAME.fullmatch(self.name) or self.name in RESERVED_NAMES:
+            raise ValueError(f"model name {self.name!r}: lower-case letters, digits and '-', not a reserved name")
+        unknown = {self.feature_sources.get(f, f) for f in self.feature_names} - set(self.input_fields)
+        if unknown:
+            raise ValueError(f"spec {self.name}: features come from fields the row does not have: {sorted(unknown)}")
+
+    @property
+    def input_fields(self) -> tuple[str, ...]:
+        return tuple(self.row.model_fields)
+
+    @property
+    def required_fields(self) -> tuple[str, ...]:
+        return tuple(rule.name for rule in rules(self.row) if rule.required)
+
+    def source_of(self, feature: str) -> str:
+        return self.feature_sources.get(feature, feature)
+
+    def explanation_groups(self) -> list[list[int]]:
+        """For each input field, the feature columns that come from it (in ``input_fields`` order)."""
+        return [
+            [j for j, feature in enumerate(self.feature_names) if self.source_of(feature) == name]
+            for name in self.input_fields
+        ]
+
+
+DEFAULT_SPECS = "bikecast.bikes.daily:SPEC,bikecast.bikes.hourly:SPEC"
+
+
+def load_specs(setting: str = DEFAULT_SPECS) -> dict[str, ModelSpec]:
+    """The specs a deployment serves, by name, the default model first, from ``module:attribute`` entries."""
+    specs: dict[str, ModelSpec] = {}
+    for entry in (part.strip() for part in setting.split(",")):
+        if not entry:
+            continue
+        module, _, attribute = entry.partition(":")
+        spec = getattr(importlib.import_module(module), attribute or "SPEC")
+        if not isinstance(spec, ModelSpec):
+            raise TypeError(f"{entry} is not a ModelSpec")
+        if spec.name in specs:
+            raise ValueError(f"two specs are named {spec.name!r}")
+        specs[spec.name] = spec
+    if not specs:
+        raise ValueError("MODEL_SPECS names no model")
+    return specs
