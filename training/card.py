@@ -29,7 +29,9 @@ def breakdowns(spec: ModelSpec, evaluation: Evaluation) -> dict[str, Any]:
     by = others[0]
     values = test[by]
     found[f"by_{by}"] = {
-        str(int(v) if float(v).is_integer() else v): metrics(evaluation.actual[values == v], evaluation.predicted[values == v])
+        str(int(v) if float(v).is_integer() else v): metrics(
+            evaluation.actual[values == v], evaluation.predicted[values == v]
+        )
         for v in np.unique(values)
     }
     actual, predicted, _ = sums_by(test[time], evaluation.actual, evaluation.predicted)
@@ -120,11 +122,14 @@ def markdown(spec: ModelSpec, manifest: dict[str, Any]) -> str:
     for name, result in manifest["metrics"].items():
         for key, value in result.items():
             if key.startswith("sum_by_"):
-                lines += ["", f"{name}, forecasts summed per {key.removeprefix('sum_by_')} ({value['groups']} groups): "
-                          f"RMSE {_number(value['rmse'])}, MAE {_number(value['mae'])}, R² {_number(value['r2'], 3)}."]  # fmt: skip
+                unit = key.removeprefix("sum_by_")
+                scores = f"RMSE {_number(value['rmse'])}, MAE {_number(value['mae'])}, R² {_number(value['r2'], 3)}"
+                lines += ["", f"{name}, forecasts summed per {unit} ({value['groups']} groups): {scores}."]
             elif key.startswith("by_"):
-                lines += ["", f"{name}, per {key.removeprefix('by_')}:", "", "| value | RMSE | MAE | R² |", "| --- | --- | --- | --- |"]  # fmt: skip
-                lines += [f"| {v} | {_number(m['rmse'])} | {_number(m['mae'])} | {_number(m['r2'], 3)} |" for v, m in value.items()]  # fmt: skip
+                lines += ["", f"{name}, per {key.removeprefix('by_')}:", "", "| value | RMSE | MAE | R² |"]
+                lines += ["| --- | --- | --- | --- |"]
+                for group, m in value.items():
+                    lines.append(f"| {group} | {_number(m['rmse'])} | {_number(m['mae'])} | {_number(m['r2'], 3)} |")
     plotted = HOLDOUT_PLOT in manifest.get("plots", [])
     lines += [
         "",

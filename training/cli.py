@@ -52,7 +52,10 @@ def parser(defaults: TrainSettings) -> argparse.ArgumentParser:
     train.add_argument("--data", help="training data: a path or s3://bucket/key (default: the bundled data set)")
     train.add_argument("--sha256", help="expected sha256 of the data (default: from a README.md beside the file)")
     train.add_argument(
-        "--output-dir", type=Path, default=Path("build/models"), help="also keep a local copy here (default: %(default)s)"
+        "--output-dir",
+        type=Path,
+        default=Path("build/models"),
+        help="also keep a local copy here (default: %(default)s)",
     )
     train.add_argument("--no-publish", action="store_true", help="build the artifact locally only")
     train.add_argument("--promote", metavar="REASON", help="promote it even if a model serves already, for REASON")

@@ -82,7 +82,7 @@ class Labelled:
             self.sources,
         )  # fmt: skip
 
-    def keys(self) -> list[tuple[float, ...]]:
+    def rows_keys(self) -> list[tuple[float, ...]]:
         return list(zip(*(self.batch[name].tolist() for name in self.spec.data.key), strict=True))
 
 
@@ -190,8 +190,9 @@ def _records(text: str, source: str, limits: Limits) -> list[tuple[int, list[str
             cells = [cell.strip() for cell in record]
             longest = max(map(len, cells))
             if longest > limits.max_field_chars:
+                allowed = limits.max_field_chars
                 problems.append(
-                    f"line {reader.line_num}: a value of {longest:,} characters; at most {limits.max_field_chars} are read"
+                    f"line {reader.line_num}: a value of {longest:,} characters; at most {allowed} are read"
                 )
                 continue
             found.append((reader.line_num, cells))
@@ -209,12 +210,14 @@ def _records(text: str, source: str, limits: Limits) -> list[tuple[int, list[str
 def duplicate_keys(data: Labelled) -> list[str]:
     """Rows that share a key (one row per key in a file): named with all their lines."""
     seen: defaultdict[tuple[float, ...], list[int]] = defaultdict(list)
-    for key, line in zip(data.keys(), data.lines.tolist(), strict=True):
+    for key, line in zip(data.rows_keys(), data.lines.tolist(), strict=True):
         seen[key].append(line)
     problems = []
     for key, lines in seen.items():
         if len(lines) > 1:
-            shown = ", ".join(f"{name}={_value(data, name, value)}" for name, value in zip(data.spec.data.key, key, strict=True))
+            shown = ", ".join(
+                f"{name}={_value(data, name, value)}" for name, value in zip(data.spec.data.key, key, strict=True)
+            )
             problems.append(f"{', '.join(f'line {n}' for n in lines)}: the same {shown} (one row per key in a file)")
     return problems
 

@@ -83,28 +83,39 @@ def record_rejection(deployment: Deployment, name: str, info: ObjectInfo, reject
 def accepted_uploads(deployment: Deployment, name: str, besides: str, progress: Progress) -> list[Upload]:
     """The uploads whose data is accepted for training (other than ``besides``, the one being judged)."""
     registry = deployment.registry(name)
-    records = {str(r.get("key")): r for r in registry.upload_records()}
     files = [info for info in training_files(deployment, name) if info.key != besides]
-    adopting = not records
+    if not registry.adopted():
+        adopt(deployment, name, files, progress)
+    records = {str(r.get("key")): r for r in registry.upload_records()}
     found: list[Upload] = []
     for info in files:
         record = records.get(info.key)
-        if not adopting and not (record and record.get("status") == ACCEPTED and record.get("etag") == info.etag):
+        if not (record and record.get("status") == ACCEPTED and record.get("etag") == info.etag):
             continue
         try:
-            upload = read_upload(deployment, name, info)
+            found.append(read_upload(deployment, name, info))
         except DataRejected as rejection:
-            if adopting:
-                report = record_rejection(deployment, name, info, rejection)
-                progress(f"left out of training: {info.key} (uploaded before uploads were recorded); report {report}")
-            else:
-                progress(f"left out of training: {info.key} no longer reads as it did: {rejection.problems[0]}")
-            continue
-        if adopting:
-            registry.record_upload({"key": info.key, "etag": info.etag, "status": ACCEPTED,
-                                    "reason": "adopted: uploaded before uploads were recorded"})  # fmt: skip
-        found.append(upload)
+            progress(f"left out of training: {info.key} no longer reads as it did: {rejection.problems[0]}")
     return found
+
+
+def adopt(deployment: Deployment, name: str, files: list[ObjectInfo], progress: Progress) -> None:
+    """Once per model: record the uploads that were there before uploads were recorded (a bucket written by an
+    earlier bikecast), each accepted if it reads as valid, else rejected with a report."""
+    registry = deployment.registry(name)
+    recorded = {str(r.get("key")) for r in registry.upload_records()}
+    for info in files:
+        if info.key in recorded:
+            continue
+        try:
+            read_upload(deployment, name, info)
+        except DataRejected as rejection:
+            report = record_rejection(deployment, name, info, rejection)
+            progress(f"left out of training: {info.key} (uploaded before uploads were recorded); report {report}")
+            continue
+        registry.record_upload({"key": info.key, "etag": info.etag, "status": ACCEPTED,
+                                "reason": "adopted: uploaded before uploads were recorded"})  # fmt: skip
+    registry.mark_adopted()
 
 
 def merge(deployment: Deployment, name: str, uploads: list[Upload]) -> Labelled | None:
@@ -115,7 +126,7 @@ def merge(deployment: Deployment, name: str, uploads: list[Upload]) -> Labelled 
     ordered = sorted(uploads, key=lambda u: (u.info.last_modified, u.key))
     winner: dict[tuple[float, ...], tuple[int, int]] = {}
     for which, upload in enumerate(ordered):
-        for row, key in enumerate(upload.data.keys()):
+        for row, key in enumerate(upload.data.rows_keys()):
             winner[key] = (which, row)
     chosen = sorted(winner.items())  # by key: time first for specs keyed by time
     columns: dict[str, Any] = {}

@@ -8,6 +8,7 @@ format is checked against on every training row before anything is published.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -78,7 +79,7 @@ def fit_trend(spec: ModelSpec, matrix: Matrix, raw_target: NDArray[np.float64]) 
     levels = np.unique(values)
     steps = [
         float(np.mean(raw_target[values == b]) - np.mean(raw_target[values == a]))
-        for a, b in zip(levels[:-1], levels[1:], strict=False)
+        for a, b in itertools.pairwise(levels)
         if b - a == 1
     ]
     coefficient = float(np.mean(steps)) if steps else 0.0
@@ -167,4 +168,6 @@ def evaluate(spec: ModelSpec, data: Labelled, split: Split) -> Evaluation:
     train, test = data.subset(split.train), data.subset(split.test)
     predicted = fit(spec, train).predict(test.batch)
     baseline = fit_baseline(spec, train)(test)
-    return Evaluation(split, metrics(test.target, predicted), metrics(test.target, baseline), predicted, test.target, test)
+    return Evaluation(
+        split, metrics(test.target, predicted), metrics(test.target, baseline), predicted, test.target, test
+    )

@@ -74,8 +74,8 @@ def coverage_problem(candidate: Artifact, low: float, high: float) -> str | None
 def trusted_rows(history: Labelled, upload: Labelled, count: int) -> np.ndarray[Any, Any]:
     """Rows of the accepted data that the upload does not rewrite: its most recent ``count`` days (for a spec
     without time, a fixed fifth of them)."""
-    written = set(upload.keys())
-    untouched = np.array([key not in written for key in history.keys()], dtype=bool)
+    written = set(upload.rows_keys())
+    untouched = np.array([key not in written for key in history.rows_keys()], dtype=bool)
     days = history.days
     if days is None:
         candidates = np.flatnonzero(untouched)
@@ -94,21 +94,27 @@ def accepted_days_check(
     """Fit without the trusted days, with and without the upload; compare on the trusted days. None: not judged."""
     settings, spec = deployment.settings, deployment.spec(name)
     trusted = trusted_rows(history, upload, settings.trusted_days)
-    trusted_keys = {history.keys()[i] for i in trusted.tolist()}
-    keep_history = np.array([key not in trusted_keys for key in history.keys()])
-    keep_merged = np.array([key not in trusted_keys for key in merged.keys()])
+    trusted_keys = {history.rows_keys()[i] for i in trusted.tolist()}
+    keep_history = np.array([key not in trusted_keys for key in history.rows_keys()])
+    keep_merged = np.array([key not in trusted_keys for key in merged.rows_keys()])
     if len(trusted) < 7 or keep_history.sum() < MIN_TRAINING_ROWS:
         return None, {"trusted_rows": len(trusted), "note": "too little accepted data to judge against"}
     progress(f"judging on {len(trusted)} accepted rows the upload leaves alone (fitting twice without them)")
     target = history.subset(trusted)
-    without = fit.metrics(target.target, fit.fit(spec, history.subset(np.flatnonzero(keep_history))).predict(target.batch))
-    with_upload = fit.metrics(target.target, fit.fit(spec, merged.subset(np.flatnonzero(keep_merged))).predict(target.batch))
+    without = fit.metrics(
+        target.target, fit.fit(spec, history.subset(np.flatnonzero(keep_history))).predict(target.batch)
+    )
+    with_upload = fit.metrics(
+        target.target, fit.fit(spec, merged.subset(np.flatnonzero(keep_merged))).predict(target.batch)
+    )
     limit = (without["rmse"] or 0.0) * (1 + settings.tolerance)
     passed = (with_upload["rmse"] or 0.0) <= limit
     days = target.days
     detail = {
         "trusted_rows": len(trusted),
-        **({"trusted_days": [fit.day_text(int(days.min())), fit.day_text(int(days.max()))]} if days is not None else {}),
+        **(
+            {"trusted_days": [fit.day_text(int(days.min())), fit.day_text(int(days.max()))]} if days is not None else {}
+        ),
         "without_upload": without,
         "with_upload": with_upload,
         "limit_rmse": round(limit, 2),
@@ -197,11 +203,17 @@ def release(
         try:
             registry.move_pointer(candidate.version, expected=pointer, reason=verdict.reason)
         except PreconditionFailed:
-            verdict = Verdict(False, "another version was promoted while this one was judged; kept unpromoted", verdict.checks)
+            verdict = Verdict(
+                False, "another version was promoted while this one was judged; kept unpromoted", verdict.checks
+            )
         else:
             registry.record_decision(
-                {"action": "promote", "version": candidate.version, "reason": verdict.reason,
-                 "previous": pointer.version or None}  # fmt: skip
+                {
+                    "action": "promote",
+                    "version": candidate.version,
+                    "reason": verdict.reason,
+                    "previous": pointer.version or None,
+                }
             )
             progress(f"promoted {candidate.version}: it is now the current {name} model")
             return verdict
@@ -231,7 +243,9 @@ def promote(deployment: Deployment, name: str, version: str, reason: str) -> Non
     if isinstance(upload, dict) and "key" in upload:
         record = registry.upload_record(str(upload["key"]))
         if record and record.get("status") == dataset.HELD and record.get("etag") == upload.get("etag"):
-            registry.record_upload(record | {"status": dataset.ACCEPTED, "reason": f"promoted by an operator: {reason}"})
+            registry.record_upload(
+                record | {"status": dataset.ACCEPTED, "reason": f"promoted by an operator: {reason}"}
+            )
 
 
 def promotion_stack(registry: ModelRegistry) -> list[str]:

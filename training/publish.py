@@ -49,7 +49,10 @@ def input_schema(spec: ModelSpec, data: Labelled) -> dict[str, dict[str, Any]]:
         column = data.batch[rule.name]
         low, high = float(np.nanmin(column)), float(np.nanmax(column))
         if rule.kind == "date":
-            shown: tuple[Any, Any] = (dt.date.fromordinal(int(low)).isoformat(), dt.date.fromordinal(int(high)).isoformat())
+            shown: tuple[Any, Any] = (
+                dt.date.fromordinal(int(low)).isoformat(),
+                dt.date.fromordinal(int(high)).isoformat(),
+            )
         elif rule.kind == "integer":
             shown = (int(low), int(high))
         else:
@@ -129,7 +132,9 @@ def build(spec: ModelSpec, data: Labelled, progress: Progress = print) -> Artifa
     return Artifact(spec, version, finite(manifest), files, data)
 
 
-def export(spec: ModelSpec, fitted: fit.Fitted, data: Labelled, files: dict[str, bytes], progress: Progress) -> dict[str, Any]:
+def export(
+    spec: ModelSpec, fitted: fit.Fitted, data: Labelled, files: dict[str, bytes], progress: Progress
+) -> dict[str, Any]:
     """The serving format, published only if the predict function's own loader accepts it and it agrees with
     the fitted model on every training row."""
     try:
@@ -143,10 +148,15 @@ def export(spec: ModelSpec, fitted: fit.Fitted, data: Labelled, files: dict[str,
             "n_features": len(spec.feature_names),
             "transform": scorer.transform,
             "linear": [
-                {"feature": spec.feature_names[t.feature], "coefficient": t.coefficient, "low": t.low, "high": t.high,
-                 "mean": t.mean}
+                {
+                    "feature": spec.feature_names[t.feature],
+                    "coefficient": t.coefficient,
+                    "low": t.low,
+                    "high": t.high,
+                    "mean": t.mean,
+                }
                 for t in scorer.linear
-            ],  # fmt: skip
+            ],
             "interval": None,
         }
         loaded = Scorer.load(serving, tree_file, spec.feature_names)

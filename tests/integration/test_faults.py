@@ -20,9 +20,11 @@ import numpy as np
 import pytest
 import sam_local
 
-from bikecast.registry import MODEL_FILE, ModelRegistry
+from bikecast.registry import ModelRegistry
+from bikecast.scoring import Scorer
 from bikecast.store import S3Store
-from tests.conftest import FakeLambdaContext, load_event
+from bikecast.trees import TREES_FILE
+from tests.conftest import FakeLambdaContext, load_event, put_in_place
 from training import publish
 
 pytestmark = pytest.mark.integration
@@ -55,9 +57,8 @@ def published(
         patch.setenv("AWS_ENDPOINT_URL_S3", moto_url)
         store = S3Store(f"faults-{uuid.uuid4().hex[:12]}")
         store.ensure_bucket()
-        registry = ModelRegistry(store)
-        publish.publish(built_artifact, registry, progress=lambda _: None)
-        yield registry
+        put_in_place(built_artifact, store.bucket)
+        yield ModelRegistry(store)
 
 
 def test_s3_unreachable_at_cold_start_then_recovers_without_restart(
@@ -72,9 +73,8 @@ def test_s3_unreachable_at_cold_start_then_recovers_without_restart(
     assert ask(app, "health")[0] == 503
     with sam_local.moto_server(port):
         monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{port}")
-        store = S3Store("recovering")
-        store.ensure_bucket()
-        publish.publish(built_artifact, ModelRegistry(store), progress=lambda _: None)
+        S3Store("recovering").ensure_bucket()
+        put_in_place(built_artifact, "recovering")
         status, _, version = ask(app)  # same module: no restart
         assert (status, version) == (200, built_artifact.version)
 
@@ -123,11 +123,11 @@ def test_a_broken_new_model_leaves_the_last_good_one_serving(
 ) -> None:
     app = cold_start(monkeypatch, published.store.bucket, moto_url)
     assert ask(app)[2] == built_artifact.version
-    model = built_artifact.files[MODEL_FILE]
+    trees = built_artifact.files[TREES_FILE]
     if fault in ("truncated", "tampered"):
-        broken = model[: len(model) // 2] if fault == "truncated" else model[:100] + b"\x00" + model[101:]
-        published.publish("broken", {MODEL_FILE: broken}, built_artifact.manifest | {"version": "broken"})
-        published.promote("broken")
+        broken = trees[: len(trees) // 2] if fault == "truncated" else trees[:100] + b"\x00" + trees[101:]
+        published.publish("broken", {TREES_FILE: broken}, built_artifact.manifest | {"version": "broken"})
+        published.move_pointer("broken")
     elif fault == "missing-version":
         published.store.put(published.pointer_key, b'{"version": "does-not-exist"}', "application/json")
     elif fault == "garbage-pointer":
@@ -146,9 +146,7 @@ def test_a_model_that_returns_nan_is_a_clean_503(
     published: ModelRegistry, monkeypatch: pytest.MonkeyPatch, moto_url: str
 ) -> None:
     app = cold_start(monkeypatch, published.store.bucket, moto_url)
-    model = app.predictor.model
-    assert model is not None
-    monkeypatch.setattr(model, "predict", lambda batch: np.full(len(batch["dteday"]), np.nan))
+    monkeypatch.setattr(Scorer, "values", lambda self, raw: np.full(len(raw), np.nan))
     status, body, _ = ask(app)
     assert (status, body["error"]) == (503, "model_unavailable")
     assert "Traceback" not in json.dumps(body)
@@ -169,3 +167,68 @@ def test_a_full_or_missing_tmp_does_not_matter(
     app = cold_start(monkeypatch, published.store.bucket, moto_url)
     assert ask(app)[0:3:2] == (200, built_artifact.version)
     assert not os.path.isdir(unusable)
+
+
+class StallingProxy:
+    """A TCP proxy to moto_server that can stall: once ``stall`` is set it accepts connections and forwards nothing,
+    like an S3 endpoint that stopped answering."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.stall = threading.Event()
+        self.done = threading.Event()
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        self.server.settimeout(0.2)
+        while not self.done.is_set():
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                continue
+            self.sockets.append(client)
+            if self.stall.is_set():
+                continue  # held open, never answered
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            self.sockets.append(upstream)
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while not self.done.is_set():
+                data = source.recv(65536)
+                if not data:
+                    return
+                while self.stall.is_set() and not self.done.is_set():
+                    time.sleep(0.05)  # hold what arrived: the endpoint went silent mid-connection
+                target.sendall(data)
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self.done.set()
+        for item in [*self.sockets, self.server]:
+            item.close()
+
+
+def test_a_stalled_s3_costs_a_warm_request_about_a_second(
+    published: ModelRegistry, built_artifact: publish.Artifact, monkeypatch: pytest.MonkeyPatch, moto_url: str
+) -> None:
+    """The pointer check of a warm container runs inside a user's request: with S3 silent, that request is
+    answered by the model it has, after the quick store's one short attempt (it took 4-7 s before)."""
+    proxy = StallingProxy(int(moto_url.rsplit(":", 1)[1]))
+    try:
+        app = cold_start(monkeypatch, published.store.bucket, f"http://127.0.0.1:{proxy.port}")
+        assert ask(app)[0:3:2] == (200, built_artifact.version)
+        proxy.stall.set()
+        started = time.monotonic()
+        status, _, version = ask(app)
+        elapsed = time.monotonic() - started
+        assert (status, version) == (200, built_artifact.version)
+        assert elapsed < 2.5, f"a warm request took {elapsed:.1f} s against a stalled S3"
+    finally:
+        proxy.close()

@@ -13,7 +13,7 @@ import pytest
 
 from bikecast.registry import ModelRegistry
 from bikecast.store import S3Store
-from tests.conftest import REPO, FakeLambdaContext, load_event
+from tests.conftest import DAILY, REPO, FakeLambdaContext, load_event, put_in_place
 from training import cli, data, publish
 
 pytestmark = pytest.mark.integration
@@ -50,22 +50,21 @@ def test_training_data_from_an_s3_uri_is_checked_against_its_sha256(endpoint: st
     bucket = "integration-data"
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key="training-data/day.csv", Body=data.DEFAULT_DATA.read_bytes())
-    expected = data.expected_sha256(str(data.DEFAULT_DATA))
+    s3.put_object(Bucket=bucket, Key="training-data/day.csv", Body=data.bundled(DAILY).read_bytes())
+    expected = data.expected_sha256(str(data.bundled(DAILY)))
     assert expected
     uri = f"s3://{bucket}/training-data/day.csv"
-    assert len(data.load(uri, expected).rows) == 731
+    assert len(data.load(DAILY, uri, expected)) == 731
     with pytest.raises(data.DataRejected, match="sha256"):
-        data.load(uri, "0" * 64)
+        data.load(DAILY, uri, "0" * 64)
 
 
 def test_a_cold_start_answering_small_requests_never_imports_scikit_learn(
     endpoint: str, built_artifact: publish.Artifact, tmp_path: Path
 ) -> None:
     bucket = "integration-cold"
-    store = S3Store(bucket)
-    store.ensure_bucket()
-    publish.publish(built_artifact, ModelRegistry(store), progress=lambda _: None)
+    S3Store(bucket).ensure_bucket()
+    put_in_place(built_artifact, bucket)
     script = f"""
 import json, os, sys
 sys.path[:0] = {[str(REPO / "layers" / "shared"), str(REPO / "functions" / "predict"), str(REPO)]!r}

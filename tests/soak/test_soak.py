@@ -15,9 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from bikecast.registry import ModelRegistry
-from bikecast.store import S3Store
-from tests.conftest import BUCKET, FakeLambdaContext, load_event
+from tests.conftest import BUCKET, FakeLambdaContext, load_event, put_in_place
 from training import publish
 
 pytestmark = pytest.mark.soak
@@ -36,7 +34,7 @@ def test_memory_stays_flat_over_many_requests(
 ) -> None:
     with mock_aws():
         boto3.client("s3").create_bucket(Bucket=BUCKET)
-        publish.publish(built_artifact, ModelRegistry(S3Store(BUCKET)), progress=lambda _: None)
+        put_in_place(built_artifact)
         sys.modules.pop("app", None)
         app = importlib.import_module("app")
         events = [load_event("makecalc-seed"), load_event("predict-batch"), load_event("bad-weathersit")]

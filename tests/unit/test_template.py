@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 import yaml
 
+from bikecast.registry import REPORTS_PREFIX, TRAINING_PREFIX, TRAINING_SUFFIX, Layout
+from bikecast.serving import Settings
 from tests.conftest import REPO
-from training import dataset, drift
+from training.settings import TrainSettings
 
 
 class TemplateLoader(yaml.SafeLoader):
@@ -49,7 +51,7 @@ def test_the_trigger_fires_only_for_csv_under_training_data(template: dict[str, 
     (event,) = events.values()
     assert event["Type"] == "S3"
     rules = {rule["Name"]: rule["Value"] for rule in event["Properties"]["Filter"]["S3Key"]["Rules"]}
-    assert rules == {"prefix": dataset.TRAINING_PREFIX, "suffix": ".csv"}
+    assert rules == {"prefix": TRAINING_PREFIX, "suffix": TRAINING_SUFFIX}
 
 
 def test_the_train_function_cannot_write_where_it_is_triggered(template: dict[str, Any]) -> None:
@@ -63,11 +65,13 @@ def test_the_train_function_cannot_write_where_it_is_triggered(template: dict[st
     assert written
     for text in written:
         key_pattern = text.split("}/", 1)[1].replace("${ModelPrefix}", model_prefix)
-        assert not key_pattern.startswith(dataset.TRAINING_PREFIX), text
-    assert {p.split("}/", 1)[1] for p in written} == {"${ModelPrefix}*", drift.REPORTS_PREFIX + "*"}
-    # and the code agrees: what training writes is never a training upload
-    assert not dataset.is_training_upload(model_prefix + "versions/v/model.csv")
-    assert not dataset.is_training_upload(drift.REPORTS_PREFIX + "drift/x.csv")
+        assert not key_pattern.startswith(TRAINING_PREFIX), text
+    assert {p.split("}/", 1)[1] for p in written} == {"${ModelPrefix}*", REPORTS_PREFIX + "*"}
+    # and the code agrees: what training writes is never a training upload, for any model
+    layouts = {name: Layout.of(name, name == "daily", model_prefix) for name in ("daily", "hourly")}
+    for layout in layouts.values():
+        for written_key in (layout.models + "versions/v/model.csv", layout.reports + "drift/x.csv"):
+            assert not any(other.owns_upload(written_key, layouts) for other in layouts.values()), written_key
 
 
 def test_the_predict_function_only_reads_models(template: dict[str, Any]) -> None:
@@ -92,15 +96,36 @@ def test_train_function_settings_are_deliberate(template: dict[str, Any]) -> Non
     assert properties["MemorySize"] >= 1024
 
 
-def test_scikit_learn_reaches_the_predict_function_only_with_the_joblib_fallback(template: dict[str, Any]) -> None:
-    assert template["Parameters"]["JoblibFallback"]["Default"] == "Disabled"
-    condition, with_fallback, without = template["Resources"]["PredictFunction"]["Properties"]["Layers"]["If"]
-    assert template["Conditions"][condition] == {"Equals": [{"Ref": "JoblibFallback"}, "Enabled"]}
-    assert {"Ref": "SklearnLayer"} in with_fallback
-    assert {"Ref": "SklearnLayer"} not in without
-    train = template["Resources"]["TrainFunction"]["Properties"]
-    assert {"Ref": "SklearnLayer"} in train["Layers"]
-    assert train["Environment"]["Variables"]["JOBLIB_FALLBACK"] == {"Ref": "JoblibFallback"}  # the gate knows
-    serving = (REPO / "layers" / "deps" / "requirements-serving.txt").read_text().lower()
-    assert "scikit-learn" not in serving
-    assert "scipy" not in serving
+def test_scikit_learn_never_reaches_the_predict_function(template: dict[str, Any]) -> None:
+    predict = template["Resources"]["PredictFunction"]["Properties"]
+    assert predict["Layers"] == [{"Ref": "DepsLayer"}, {"Ref": "SharedLayer"}]
+    assert {"Ref": "SklearnLayer"} in template["Resources"]["TrainFunction"]["Properties"]["Layers"]
+
+
+def _environment(template: dict[str, Any], function: str) -> dict[str, Any]:
+    variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    variables |= template["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {})
+    return variables
+
+
+@pytest.mark.parametrize(("function", "settings"), [("PredictFunction", Settings), ("TrainFunction", TrainSettings)])
+def test_each_default_is_stated_once(template: dict[str, Any], function: str, settings: Any) -> None:
+    """Every setting the template passes from a parameter has the parameter's default as the code's default."""
+    defaults = {info.alias: info.default for info in settings.model_fields.values()}
+    checked = 0
+    for name, value in _environment(template, function).items():
+        if isinstance(value, dict) and "Ref" in value and value["Ref"] in template["Parameters"] and name in defaults:
+            parameter = template["Parameters"][value["Ref"]]
+            parsed = settings.model_validate({name: str(parameter["Default"])})
+            field = next(key for key, info in settings.model_fields.items() if info.alias == name)
+            assert getattr(parsed, field) == defaults[name], (name, parameter["Default"], defaults[name])
+            checked += 1
+    assert checked >= (4 if function == "PredictFunction" else 6)
+
+
+def test_every_route_the_function_serves_reaches_it(template: dict[str, Any]) -> None:
+    events = template["Resources"]["PredictFunction"]["Properties"]["Events"].values()
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events}
+    assert routes >= {("post", "/predict"), ("post", "/api/makecalc/"), ("post", "/api/makecalc"), ("get", "/health"),
+                      ("get", "/model"), ("get", "/models"), ("get", "/models/{name}"),
+                      ("post", "/models/{name}/predict")}  # fmt: skip

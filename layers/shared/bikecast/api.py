@@ -48,7 +48,8 @@ class HealthResponse(BaseModel):
     model_version: str | None = Field(default=None, description="The version that is serving.")
     reason: str | None = Field(default=None, description="Why no model can serve.")
     refused_version: str | None = Field(
-        default=None, description="A newer version the pointer named that was refused at load; the last good one serves."
+        default=None,
+        description="A newer version the pointer named that was refused at load; the last good one serves.",
     )
     refused_reason: str | None = Field(default=None, description="Why that version was refused.")
 
@@ -177,6 +178,7 @@ def guard(event: Any, max_bytes: int) -> dict[str, Any] | None:
     if not is_json(content_type):
         message = f"Unsupported content type: {clip(content_type, 100)}; send application/json"
         return proxy_error(415, "unsupported_media_type", message, [("body", message)])
+    _say_json(event)
     if not body:
         return None
     text = body
@@ -184,13 +186,24 @@ def guard(event: Any, max_bytes: int) -> dict[str, Any] | None:
         try:
             text = base64.b64decode(body, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError, ValueError):
-            problem = "body is not base64-encoded UTF-8 text"
-            return proxy_error(422, "invalid_request", f"body: {problem}", [("body", problem)])
+            undecodable = "body is not base64-encoded UTF-8 text"
+            return proxy_error(422, "invalid_request", f"body: {undecodable}", [("body", undecodable)])
     size = _utf8_size(text, max_bytes)
     if size > max_bytes:
         message = f"the body has {size:,} bytes; at most {max_bytes:,} are accepted"
         return proxy_error(413, "batch_too_large", message, [("body", message)])
     return None
+
+
+def _say_json(event: dict[str, Any]) -> None:
+    """Name a JSON content type the way Powertools' body reader recognises it (it matches ``application/json``
+    exactly, in lower case); every form ``is_json`` accepts is JSON."""
+    for key in event.get("headers") or {}:
+        if key.lower() == "content-type":
+            event["headers"][key] = "application/json"
+    for key in event.get("multiValueHeaders") or {}:
+        if key.lower() == "content-type":
+            event["multiValueHeaders"][key] = ["application/json"]
 
 
 def _utf8_size(text: str, limit: int) -> int:
@@ -400,23 +413,31 @@ def response_model(spec: ModelSpec, name: str) -> type[BaseModel]:
     """The body of a successful ``/predict`` for this spec."""
     number: Any = int if spec.answer.integer else float
     bound: Any = (number, Field(description="A bound of the interval, in the answer's units."))
-    interval: type[BaseModel] = create_model(f"{name}Interval", lower=bound, upper=bound)
+    interval: Any = create_model(f"{name}Interval", lower=bound, upper=bound)
     model: type[BaseModel] = create_model(
         name,
         predictions=(list[number], Field(description=f"One forecast per row ({spec.answer.unit}).")),
         intervals=(
             list[interval] | None,
-            Field(default=None, description="Per row, the calibrated interval holding the actual value with "
-                  "probability `interval_level` (absent for a version published without calibration)."),
-        ),  # fmt: skip
+            Field(
+                default=None,
+                description="Per row, the calibrated interval holding the actual value with "
+                "probability `interval_level` (absent for a version published without calibration).",
+            ),
+        ),
         interval_level=(float | None, Field(default=None, description="The intervals' coverage probability.")),
         explanations=(
             list[Explanation] | None,
             Field(default=None, description="Per row, with `explain: true`: see the API description."),
         ),
         model_version=(str, ...),
-        warnings=(list[str], Field(description="Values outside the range seen in training, and given values that "
-                                   "contradict the ones derived from others, by row and field.")),  # fmt: skip
+        warnings=(
+            list[str],
+            Field(
+                description="Values outside the range seen in training, and given values that "
+                "contradict the ones derived from others, by row and field."
+            ),
+        ),
     )
     return model
 
@@ -461,14 +482,18 @@ class EmptyBatch(ValueError):
 
 
 def health(predictor: Predictor) -> Response[Any]:
-    refused = {"refused_version": predictor.refused[0], "refused_reason": predictor.refused[1]} if predictor.refused else {}
+    refused = (
+        {"refused_version": predictor.refused[0], "refused_reason": predictor.refused[1]} if predictor.refused else {}
+    )
     try:
         current = predictor.current()
     except ModelUnavailable as unavailable:
         body = HealthResponse(status="unavailable", reason=str(unavailable), **refused)
         return Response(503, content_types.APPLICATION_JSON, body.model_dump(exclude_none=True))
     # refresh may have refused a newer version just now
-    refused = {"refused_version": predictor.refused[0], "refused_reason": predictor.refused[1]} if predictor.refused else {}
+    refused = (
+        {"refused_version": predictor.refused[0], "refused_reason": predictor.refused[1]} if predictor.refused else {}
+    )
     body = HealthResponse(status="ok", model_version=current.version, **refused)
     return ok(body.model_dump(exclude_none=True), current.version)
 

@@ -65,9 +65,14 @@ def _date(value: Any) -> dt.date:
     return day
 
 
+def _from_text(info: ValidationInfo) -> bool:
+    """Whether pydantic is reading text cells (``model_validate_strings``: mode "string", though typed otherwise)."""
+    return str(info.mode) == "string"
+
+
 def _number(value: Any, info: ValidationInfo) -> Any:
     if isinstance(value, str):
-        if info.mode == "string" and _DECIMAL.fullmatch(value):
+        if _from_text(info) and _DECIMAL.fullmatch(value):
             return float(value)
         raise ValueError("must be a number, not a string")
     if isinstance(value, bool):
@@ -77,7 +82,7 @@ def _number(value: Any, info: ValidationInfo) -> Any:
 
 def _integer(value: Any, info: ValidationInfo) -> Any:
     if isinstance(value, str):
-        if info.mode == "string" and _WHOLE.fullmatch(value):
+        if _from_text(info) and _WHOLE.fullmatch(value):
             return int(value)
         raise ValueError("must be an integer, not a string")
     if isinstance(value, bool):
@@ -97,7 +102,7 @@ Integer = Annotated[int, BeforeValidator(_integer)]
 def kind_of(annotation: Any) -> Kind:
     """The kind of a row field from its annotation (``Date``, ``Number``, ``Integer``, optional or not)."""
     options = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
-    names = {getattr(get_origin(arg) and get_args(arg)[0] or arg, "__name__", "") for arg in options}
+    names = {getattr((get_origin(arg) and get_args(arg)[0]) or arg, "__name__", "") for arg in options}
     if "date" in names:
         return "date"
     if "float" in names:

@@ -7,6 +7,7 @@
     <models>current.json                      {"version": ...}, written last, so readers never see half a model
     <models>decisions/<time>-<version>.json   append-only log: every promotion, refusal and rollback, and why
     <models>uploads/<key hash>.json           what became of each training upload (accepted, rejected, held)
+    <models>uploads-adopted.json              set once the uploads of an older bucket have been recorded
     <training>*.csv                           training uploads (S3 notifications start a retrain)
     <reports>drift/, <reports>rejected/       drift reports and rejection reports
 
@@ -70,7 +71,8 @@ class Layout:
         the default model, anywhere under it but inside another model's folder."""
         if not key.startswith(self.training) or not key.endswith(TRAINING_SUFFIX):
             return False
-        return not any(other.training != self.training and key.startswith(other.training) for other in other_models.values())
+        deeper = (other.training for other in other_models.values() if len(other.training) > len(self.training))
+        return not any(key.startswith(prefix) for prefix in deeper)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +156,9 @@ class ModelRegistry:
         suffix = "/" + MANIFEST_FILE
         start = len(self.prefix + "versions/")
         keys = self.store.keys(self.prefix + "versions/")
-        return sorted(key[start : -len(suffix)] for key in keys if key.endswith(suffix) and "/" not in key[start : -len(suffix)])
+        return sorted(
+            key[start : -len(suffix)] for key in keys if key.endswith(suffix) and "/" not in key[start : -len(suffix)]
+        )
 
     # -- what became of each training upload -------------------------------------------------------------------
 
@@ -173,6 +177,18 @@ class ModelRegistry:
         is uploaded again with other content."""
         body = to_json({"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **record})
         self.store.put(self.upload_record_key(str(record["key"])), body, content_type(".json"))
+
+    def adopted(self) -> bool:
+        """Whether the uploads found before uploads were recorded have been adopted (see ``training.dataset``)."""
+        try:
+            self.store.get(f"{self.prefix}uploads-adopted.json")
+        except ObjectMissing:
+            return False
+        return True
+
+    def mark_adopted(self) -> None:
+        body = to_json({"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+        self.store.put(f"{self.prefix}uploads-adopted.json", body, content_type(".json"))
 
     def upload_records(self) -> list[dict[str, Any]]:
         records = []

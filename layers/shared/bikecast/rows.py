@@ -122,13 +122,16 @@ def columns_from_json(row: type[BaseModel], items: list[Any], keys: list[str] | 
         return None
     fields = rules(row)
     required = [f.name for f in fields if f.required]
+    given: dict[str, Sequence[Any]]
     try:  # one C-level pass over the rows, then columns by transposing
         everything = operator.itemgetter(*(f.name for f in fields))
-        given = dict(zip([f.name for f in fields], zip(*map(_as_tuple(everything, len(fields)), items)), strict=True))
+        columns = zip(*map(_as_tuple(everything, len(fields)), items), strict=True)
+        given = dict(zip([f.name for f in fields], columns, strict=True))
     except KeyError:  # some rows leave optional fields out, or a required one (an error)
         try:
             present = operator.itemgetter(*required)
-            given = dict(zip(required, zip(*map(_as_tuple(present, len(required)), items)), strict=True))
+            columns = zip(*map(_as_tuple(present, len(required)), items), strict=True)
+            given = dict(zip(required, columns, strict=True))
         except KeyError:
             return None  # a required field is missing: the row model names it
         given |= {f.name: [item.get(f.name) for item in items] for f in fields if not f.required}

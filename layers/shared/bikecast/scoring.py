@@ -83,8 +83,9 @@ class Scorer:
             raise ServingInvalid(f"serving format {serving.get('format')!r} is not {TREES_FORMAT!r}")
         recorded = serving.get("features")
         if list(recorded or []) != list(feature_names):
+            ours = _short(feature_names)
             raise ServingInvalid(
-                f"the model was exported for features {_short(recorded)}; this function computes {_short(feature_names)}"
+                f"the model was exported for features {_short(recorded)}; this function computes {ours}"
             )
         if serving.get("n_features", len(feature_names)) != len(feature_names):
             raise ServingInvalid(f"the model expects {serving.get('n_features')!r} features, not {len(feature_names)}")

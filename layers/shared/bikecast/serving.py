@@ -14,11 +14,11 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from bikecast import artifact, rows
 from bikecast.registry import MODELS_PREFIX, Layout, ModelRegistry, PointerInvalid
@@ -45,7 +45,9 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(default=5_000_000, ge=1, alias="MAX_BODY_BYTES")
     refresh_seconds: float = Field(default=60.0, ge=0, alias="MODEL_REFRESH_SECONDS")
     retry_seconds: float = Field(default=5.0, ge=0, alias="MODEL_RETRY_SECONDS")
-    enable_swagger: bool = Field(default=False, alias="ENABLE_SWAGGER")
+    enable_swagger: Annotated[bool, BeforeValidator(lambda value: str(value).strip().lower() == "true")] = Field(
+        default=False, alias="ENABLE_SWAGGER"
+    )  # only "true" switches it on
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -210,13 +212,9 @@ class Predictor:
         try:
             pointer = registry.current_if_changed(self._pointer_etag)
             if pointer is None:
-                if self.model is None:
-                    self.problem = "no model has been published yet"
-                return  # unchanged
+                return  # unchanged since it was last judged
             if self.model is not None and pointer.version == self.model.version:
-                self._pointer_etag = pointer.etag
-                return
-            if self.refused and pointer.version == self.refused[0] and pointer.etag == self._pointer_etag:
+                self._pointer_etag, self.refused = pointer.etag, None
                 return
             model = load_version(self.spec, registry, pointer.version)
         except LOAD_ERRORS as error:
@@ -230,7 +228,10 @@ class Predictor:
             return
         previous = self.model.version if self.model else None
         self.model, self._pointer_etag, self.problem, self.refused = model, pointer.etag, None, None
-        log.info("model loaded", extra={"model": self.spec.name, "model_version": model.version, "previous_version": previous})
+        log.info(
+            "model loaded",
+            extra={"model": self.spec.name, "model_version": model.version, "previous_version": previous},
+        )
 
     def _keep_serving(self, version: str | None, reason: str) -> None:
         reason = reason if len(reason) <= 500 else reason[:499] + "…"
@@ -239,7 +240,12 @@ class Predictor:
         if self.model:
             log.warning(
                 "model refresh failed; still serving the last good model",
-                extra={"model": self.spec.name, "reason": reason, "model_version": self.model.version, "refused": version},
+                extra={
+                    "model": self.spec.name,
+                    "reason": reason,
+                    "model_version": self.model.version,
+                    "refused": version,
+                },
             )
         else:
             log.error("no model could be loaded", extra={"model": self.spec.name, "reason": reason})

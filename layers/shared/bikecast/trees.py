@@ -128,7 +128,9 @@ class TreeEnsemble:
         cover = arrays.get("cover", np.zeros(shape))
         for name, array in [*((n, arrays[n]) for n in names), ("cover", cover)]:
             if array.shape != shape or array.dtype.kind not in ("i", "u", "f"):
-                raise TreesInvalid(f"array {name!r} has shape {array.shape} and type {array.dtype}, not {shape} numbers")
+                raise TreesInvalid(
+                    f"array {name!r} has shape {array.shape} and type {array.dtype}, not {shape} numbers"
+                )
         declared = int(arrays["n_features"]) if "n_features" in arrays else n_features
         if declared != n_features:
             raise TreesInvalid(f"the trees expect {declared} features; this function computes {n_features}")
@@ -168,7 +170,9 @@ def leaves_in_order(
         if left[node] == node and right[node] == node:
             leaves.append(node)
             if len(leaves) > MAX_LEAVES:
-                raise TreesInvalid(f"tree {tree} has more than {MAX_LEAVES} leaves; this format holds at most {MAX_LEAVES}")
+                raise TreesInvalid(
+                    f"tree {tree} has more than {MAX_LEAVES} leaves; this format holds at most {MAX_LEAVES}"
+                )
             continue
         if left[node] == node or right[node] == node:
             raise TreesInvalid(f"tree {tree}: node {node} is its own child")

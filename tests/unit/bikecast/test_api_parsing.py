@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bikecast import api
-from tests.unit.bikecast.test_features_properties import json_values, reproducible, valid_rows
+from tests.conftest import DAILY
+from tests.strategies import json_values, reproducible, valid_rows
 
 keys = st.sampled_from(["temp", "a", '":', "{", "instances", ""])
 objects = st.lists(st.tuples(keys, json_values), max_size=4)
@@ -45,7 +46,7 @@ def test_fast_parse_reads_what_the_strict_parse_reads(
 
 
 @reproducible(200)
-@given(st.lists(valid_rows, min_size=1, max_size=30))
+@given(st.lists(valid_rows(DAILY.row), min_size=1, max_size=30))
 def test_plain_request_bodies_take_the_fast_parse(rows: list[dict[str, Any]]) -> None:
     for text in (json.dumps({"instances": rows}), json.dumps({str(i): row for i, row in enumerate(rows)})):
         assert api._parse_known_shape(text) == json.loads(text)
@@ -64,3 +65,9 @@ def test_a_repeated_key_is_always_found(text: str) -> None:
     assert api._parse_known_shape(text) is None
     with pytest.raises(Exception, match="duplicate key"):
         api.parse_json(text)
+
+
+def test_a_raw_lone_surrogate_is_read_by_the_strict_parser() -> None:
+    text = '{"instances": [{"dteday": "\ud800"}]}'
+    assert api._parse_known_shape(text) is None  # jiter cannot encode it
+    assert api.parse_json(text) == {"instances": [{"dteday": "\ud800"}]}

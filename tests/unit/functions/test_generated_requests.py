@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import datetime as dt
 import functools
 import importlib
 import json
@@ -33,16 +32,15 @@ from jsonschema_rs import Draft202012Validator
 from moto import mock_aws
 from schemathesis import GenerationMode
 
-from bikecast.registry import ModelRegistry
-from bikecast.store import S3Store
-from tests.conftest import BUCKET, REPO, FakeLambdaContext, load_event
+from tests.conftest import BUCKET, DAILY, REPO, FakeLambdaContext, load_event, put_in_place
 from tests.fakes import FAKE_CREDENTIALS
+from tests.strategies import valid_rows as rows_of
 from training import publish
 
 SPEC: dict[str, Any] = json.loads((REPO / "openapi" / "openapi.json").read_text(encoding="utf-8"))
 MIN_REQUESTS = 2_000
 ROW = {"dteday": "2012-06-01", "weathersit": 1, "temp": 0.6, "atemp": 0.55, "hum": 0.5, "windspeed": 0.2}
-FIELDS = (*ROW, "instant", "season", "yr", "mnth", "holiday", "weekday", "workingday")
+FIELDS = DAILY.input_fields
 CONTEXT = FakeLambdaContext()
 
 Json = Any
@@ -64,7 +62,7 @@ def fast(examples: int) -> settings:
 
 
 @pytest.fixture(scope="module")
-def handler(built_artifact: publish.Artifact) -> Iterator[ModuleType]:
+def handler(built_artifact: publish.Artifact, hourly_artifact: publish.Artifact) -> Iterator[ModuleType]:
     with pytest.MonkeyPatch.context() as env:
         for name, value in {
             **FAKE_CREDENTIALS,
@@ -81,7 +79,8 @@ def handler(built_artifact: publish.Artifact) -> Iterator[ModuleType]:
             env.delenv(name, raising=False)
         with mock_aws():
             boto3.client("s3").create_bucket(Bucket=BUCKET)
-            publish.publish(built_artifact, ModelRegistry(S3Store(BUCKET)), progress=lambda _: None)
+            put_in_place(built_artifact)
+            put_in_place(hourly_artifact)
             sys.modules.pop("app", None)
             yield importlib.import_module("app")
 
@@ -193,27 +192,7 @@ class Tally:
 
 # All of Unicode, lone surrogates and control characters included (JSON escapes them; json.loads gives them back).
 any_text = st.text(st.characters(exclude_categories=()), max_size=40)
-days = st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2100, 12, 31))
-timestamps = days.map(lambda day: f"{day.isoformat()}T00:00:00.000Z")
-valid_rows: Strategy[dict[str, Json]] = st.fixed_dictionaries(
-    {
-        "dteday": st.one_of(days.map(lambda day: day.isoformat()), timestamps),
-        "weathersit": st.integers(1, 4),
-        "temp": st.floats(-1, 2),
-        "atemp": st.floats(-1, 2),
-        "hum": st.floats(0, 2),
-        "windspeed": st.floats(0, 2),
-    },
-    optional={
-        "season": st.integers(1, 4),
-        "yr": st.integers(0, 100),
-        "mnth": st.integers(1, 12),
-        "holiday": st.integers(0, 1),
-        "weekday": st.integers(0, 6),
-        "workingday": st.integers(0, 1),
-        "instant": st.integers(-1000, 100_000),
-    },
-)
+valid_rows: Strategy[dict[str, Json]] = rows_of(DAILY.row)
 # JSON number tokens that json.dumps would never write: beyond float range, beyond int-to-str limits, specials.
 raw_numbers = st.one_of(
     st.sampled_from(["1e309", "-1e309", "1e-400", "-0", "NaN", "Infinity", "-Infinity", "1" * 4301, "-" + "9" * 5000]),
@@ -272,8 +251,13 @@ def run_schemathesis(handler: ModuleType, tally: Tally) -> None:
         ("/predict", "POST", GenerationMode.NEGATIVE, 650),
         ("/api/makecalc", "POST", GenerationMode.POSITIVE, 250),
         ("/api/makecalc", "POST", GenerationMode.NEGATIVE, 650),
+        ("/models/hourly/predict", "POST", GenerationMode.POSITIVE, 150),
+        ("/models/hourly/predict", "POST", GenerationMode.NEGATIVE, 250),
         ("/health", "GET", GenerationMode.POSITIVE, 5),
         ("/model", "GET", GenerationMode.POSITIVE, 5),
+        ("/models", "GET", GenerationMode.POSITIVE, 5),
+        ("/models/daily", "GET", GenerationMode.POSITIVE, 5),
+        ("/models/hourly", "GET", GenerationMode.POSITIVE, 5),
     ]
     for path, method, mode, examples in plan:
         fuzz(handler, tally, schema[path][method], mode, examples)
@@ -366,8 +350,43 @@ def run_hypothesis(handler: ModuleType, tally: Tally) -> None:
         assert answer.status == 200, answer.body
         assert len(answer.body["predictions"]) == len(rows)
 
-    for run in (odd_value, repeated_key, content_type, deep, makecalc_keys, valid_batches):
+    @fast(150)
+    @given(st.data(), st.sampled_from(["/predict", "/api/makecalc", "/models/hourly/predict"]))
+    def raw_surrogates(data: st.DataObject, path: str) -> None:
+        """Lone surrogates written raw into the event's body (no JSON escape), anywhere: keys, values, between."""
+        row = json.dumps(ROW | ({"hr": 7} if "hourly" in path else {}))
+        text = json.dumps({"instances": [json.loads(row)]}) if path != "/api/makecalc" else f'{{"0": {row}}}'
+        at = data.draw(st.integers(0, len(text)))
+        surrogate = chr(data.draw(st.integers(0xD800, 0xDFFF)))
+        answer = post(handler, path, text[:at] + surrogate + text[at:])
+        tally.check(answer, path, "POST", (at, hex(ord(surrogate))))
+
+    @fast(150)
+    @given(
+        st.sampled_from(["utf-16", "utf-16-le", "utf-32", "latin-1", "cp1252", "utf-8-sig", "utf-7", "shift_jis"]),
+        st.sampled_from(["/predict", "/api/makecalc"]),
+        st.text(st.characters(codec="latin-1"), max_size=5),
+    )
+    def encodings(encoding: str, path: str, extra: str) -> None:
+        """The body in another encoding (sent base64-encoded when it is not UTF-8 text)."""
+        body = {"instances": [ROW | {"note": extra}]} if path == "/predict" else {"0": ROW | {"note": extra}}
+        raw = json.dumps(body, ensure_ascii=False).encode(encoding, errors="replace")
+        answer = post(handler, path, raw)
+        tally.check(answer, path, "POST", (encoding, extra))
+        utf8 = raw.decode("utf-8", errors="strict") if _is_utf8(raw) else None
+        if utf8 is None:
+            assert (answer.status, answer.fields) == (422, ["body"]), (encoding, answer.body)
+
+    for run in (odd_value, repeated_key, content_type, deep, makecalc_keys, valid_batches, raw_surrogates, encodings):
         run()
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")

@@ -87,9 +87,10 @@ def test_spec_documents_the_api_and_its_errors() -> None:
     assert spec["info"]["title"] == "bikecast"
     assert spec["info"]["version"] == bikecast.__version__
     assert spec["info"]["description"]
-    assert set(spec["paths"]) == {"/predict", "/api/makecalc", "/health", "/model"}
+    models = {"/models", "/models/daily", "/models/daily/predict", "/models/hourly", "/models/hourly/predict"}
+    assert set(spec["paths"]) == {"/predict", "/api/makecalc", "/health", "/model"} | models
     error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
-    for path in ("/predict", "/api/makecalc"):
+    for path in ("/predict", "/api/makecalc", "/models/daily/predict", "/models/hourly/predict"):
         responses = spec["paths"][path]["post"]["responses"]
         assert set(responses) >= ERROR_STATUSES, path
         for status in ERROR_STATUSES:
@@ -99,7 +100,11 @@ def test_spec_documents_the_api_and_its_errors() -> None:
     health_503 = spec["paths"]["/health"]["get"]["responses"]["503"]["content"]["application/json"]["schema"]
     assert health_503 == {"$ref": "#/components/schemas/HealthResponse"}
     request = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert request == {"$ref": "#/components/schemas/PredictRequest"}
+    assert request == {"$ref": "#/components/schemas/DailyPredictRequest"}
+    hourly = spec["paths"]["/models/hourly/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert hourly == {"$ref": "#/components/schemas/HourlyPredictRequest"}
+    answer = spec["paths"]["/predict"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/DailyPredictResponse"}
 
 
 def test_swagger_is_off_by_default(start: pytest.MonkeyPatch) -> None:

@@ -13,9 +13,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from bikecast.registry import ModelRegistry
 from bikecast.store import S3Store
-from tests.conftest import BUCKET, EVENTS, FakeLambdaContext, load_event
+from tests.conftest import BUCKET, EVENTS, FakeLambdaContext, load_event, put_in_place
 from training import publish
 
 SEED_ACTUAL = {"0": 985, "1": 801, "2": 1349}
@@ -36,7 +35,7 @@ def s3(aws_env: None, powertools_env: None) -> Iterator[S3Store]:
 
 @pytest.fixture
 def published(s3: S3Store, built_artifact: publish.Artifact) -> publish.Artifact:
-    publish.publish(built_artifact, ModelRegistry(s3), progress=lambda _: None)
+    put_in_place(built_artifact)
     return built_artifact
 
 

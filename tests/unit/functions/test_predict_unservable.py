@@ -9,7 +9,6 @@ import importlib
 import io
 import json
 import sys
-import time
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
@@ -48,9 +47,7 @@ def npz(arrays: Arrays) -> bytes:
     return buffer.getvalue()
 
 
-def release_with(
-    registry: ModelRegistry, built: publish.Artifact, version: str, trees: bytes, **serving: Any
-) -> None:
+def release_with(registry: ModelRegistry, built: publish.Artifact, version: str, trees: bytes, **serving: Any) -> None:
     """Publish ``version`` with another tree file and a manifest whose checksums all match it, then move the pointer
     (as a careless operator or a buggy trainer could)."""
     manifest = copy.deepcopy(built.manifest) | {"version": version}
@@ -133,10 +130,8 @@ def test_an_unservable_version_is_refused_and_the_last_good_model_keeps_serving(
     app = cold_start()
     assert ask(app, "makecalc-seed")[0] == 200
     damage, serving = BROKEN[case]
-    started = time.monotonic()
     release_with(registry, built_artifact, "broken", npz(damage(arrays_of(built_artifact))), **serving)
     status, body, version = ask(app, "makecalc-seed")
-    assert time.monotonic() - started < 5, case
     assert (status, version) == (200, built_artifact.version), (case, body)
     status, health, _ = ask(app, "health")
     assert status == 200
@@ -161,4 +156,5 @@ def test_promote_refuses_an_unservable_version_before_moving_the_pointer(
     assert code != 0
     assert "broken" in capsys.readouterr().err
     pointer = registry.current()
-    assert pointer is not None and pointer.version == built_artifact.version
+    assert pointer is not None
+    assert pointer.version == built_artifact.version

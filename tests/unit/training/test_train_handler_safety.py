@@ -118,35 +118,20 @@ def hostile_counts(halves: tuple[str, str]) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        "field over 131,072 characters",
-        "400-digit count",
-        "counts near 1e307",
-        "NUL bytes",
-        "UTF-16",
-        "binary",
-        "header only",
-        "empty",
-        "unbalanced quote",
-    ],
-)
-def test_a_hostile_csv_is_rejected_with_a_report_and_a_later_good_upload_trains(
-    handler: ModuleType, halves: tuple[str, str], case: str
+def test_hostile_csvs_are_rejected_with_a_report_and_a_later_good_upload_trains_without_them(
+    handler: ModuleType, halves: tuple[str, str]
 ) -> None:
-    first = upload(handler, "before.csv", halves[0])
-    text = hostile_counts(halves)[case]
-    body = text.encode("utf-16") if case == "UTF-16" else text.encode()
-    outcome = upload(handler, "hostile.csv", body)
-    assert outcome["status"] == "rejected", outcome
-    report = json.loads(S3Store(BUCKET).get(outcome["report"]).body)
-    assert report["problems"], report
-    assert current() == first["version"]
+    for case, text in hostile_counts(halves).items():
+        body = text.encode("utf-16") if case == "UTF-16" else text.encode()
+        outcome = upload(handler, f"hostile-{len(case)}-{case[:8]}.csv".replace(" ", "-"), body)
+        assert outcome["status"] == "rejected", (case, outcome)
+        report = json.loads(S3Store(BUCKET).get(outcome["report"]).body)
+        assert report["problems"], (case, report)
+        assert current() is None, case
     later = upload(handler, "after.csv", halves[1])
     assert later["status"] == "trained", later
     manifest = registry().manifest(later["version"])
-    assert "training-data/hostile.csv" not in [f["key"] for f in manifest["training_data"]["files"]]
+    assert [f["key"] for f in manifest["training_data"]["files"]] == ["training-data/after.csv"]
 
 
 def test_duplicate_dates_in_one_file_are_rejected_naming_the_lines(
@@ -197,7 +182,9 @@ def poisoned(halves: tuple[str, str], case: str) -> str:
         scaled = replace_column(after, "casual", [str(int(c) // 10) for c in column(after, "casual")])
         scaled = replace_column(scaled, "registered", [str(int(c) // 10) for c in column(after, "registered")])
         return replace_column(
-            scaled, "cnt", [str(int(a) + int(b)) for a, b in zip(column(scaled, "casual"), column(scaled, "registered"), strict=True)]
+            scaled,
+            "cnt",
+            [str(int(a) + int(b)) for a, b in zip(column(scaled, "casual"), column(scaled, "registered"), strict=True)],
         )
     if case == POISONED[2]:
         zeroed = replace_column(after, "casual", ["0"] * len(counts))
@@ -208,7 +195,7 @@ def poisoned(halves: tuple[str, str], case: str) -> str:
 
 def test_poisoned_uploads_are_never_promoted_and_the_real_one_is(handler: ModuleType, halves: tuple[str, str]) -> None:
     first = upload(handler, "day-2011-01-to-2012-08.csv", halves[0])
-    assert first["status"] == "trained" and first["promoted"], first
+    assert (first["status"], first["promoted"]) == ("trained", True), first
     for case in POISONED:
         outcome = upload(handler, f"poisoned-{POISONED.index(case)}.csv", poisoned(halves, case))
         assert outcome.get("promoted") is not True, (case, outcome)

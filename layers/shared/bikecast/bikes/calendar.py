@@ -117,9 +117,13 @@ def calendar_columns(ordinals: NDArray[Any]) -> dict[str, NDArray[np.float64]]:
     day_of_month = (days - days.astype("datetime64[M]")).astype(np.int64) + 1
     month_day = month * 100 + day_of_month
     season = np.select([month_day >= 1221, month_day >= 923, month_day >= 621, month_day >= 321], [1, 4, 3, 2], 1)
-    weekday = np.asarray(ordinals, dtype=np.int64) % 7  # ordinal 1 (0001-01-01) was a Monday; the data set counts 0 = Sunday
+    weekday = (
+        np.asarray(ordinals, dtype=np.int64) % 7
+    )  # ordinal 1 (0001-01-01) was a Monday; the data set counts 0 = Sunday
     unique_years = np.unique(year).tolist()
-    special = np.concatenate([_holiday_ordinals(int(y)) for y in unique_years]) if unique_years else np.array([], np.int64)
+    special = (
+        np.concatenate([_holiday_ordinals(int(y)) for y in unique_years]) if unique_years else np.array([], np.int64)
+    )
     holiday = np.isin(ordinals, special)
     working = (weekday != 0) & (weekday != 6) & ~holiday
     float64 = np.float64

@@ -56,9 +56,7 @@ def check_counts(batch: Batch) -> Sequence[tuple[int, str]]:
     """The data set's own invariant: cnt = casual + registered, wherever both parts are given."""
     parts = batch["casual"] + batch["registered"]
     broken = np.flatnonzero(~np.isnan(parts) & (parts != batch["cnt"]))
-    return [
-        (int(i), f"cnt {int(batch['cnt'][i])} is not casual + registered ({int(parts[i])})") for i in broken[:1000]
-    ]
+    return [(int(i), f"cnt {int(batch['cnt'][i])} is not casual + registered ({int(parts[i])})") for i in broken[:1000]]
 
 
 def derive_calendar(batch: Batch) -> list[Contradiction]:
@@ -100,5 +98,6 @@ def matrix_of(batch: Batch, names: Sequence[str]) -> NDArray[np.float64]:
     return side_by_side([day_of_year(batch["dteday"]) if name == "dayofyear" else batch[name] for name in names])
 
 
-# The instant a day has in day.csv (days since 2010-12-31), for rows that give it.
-INSTANT_BOUNDS = {"ge": (dt.date.min - FIRST_DAY).days + 1, "le": (LAST_DAY - FIRST_DAY).days + 1}
+# The instants (days since 2010-12-31, as in day.csv) of the first and last day a row may have.
+FIRST_INSTANT = (dt.date.min - FIRST_DAY).days + 1
+LAST_INSTANT = (LAST_DAY - FIRST_DAY).days + 1

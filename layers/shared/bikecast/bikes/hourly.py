@@ -21,8 +21,34 @@ class HourlyLabels(HourlyRow, Counts):
     """A row of hour.csv: the hour and its rentals. (hour.csv's ``instant`` is a record number: not read.)"""
 
 
-FEATURES = ("hr", "season", "yr", "mnth", "holiday", "workingday", "weathersit", "temp", "atemp", "hum", "windspeed", "dayofyear")  # fmt: skip
-BASELINE_FEATURES = ("hr", "season", "yr", "holiday", "weekday", "workingday", "weathersit", "temp", "atemp", "hum", "windspeed", "dayofyear")  # fmt: skip
+FEATURES = (
+    "hr",
+    "season",
+    "yr",
+    "mnth",
+    "holiday",
+    "workingday",
+    "weathersit",
+    "temp",
+    "atemp",
+    "hum",
+    "windspeed",
+    "dayofyear",
+)
+BASELINE_FEATURES = (
+    "hr",
+    "season",
+    "yr",
+    "holiday",
+    "weekday",
+    "workingday",
+    "weathersit",
+    "temp",
+    "atemp",
+    "hum",
+    "windspeed",
+    "dayofyear",
+)
 
 
 def features(batch: Batch) -> Matrix:
@@ -44,7 +70,12 @@ SPEC = ModelSpec(
     range_checked=("dteday", "yr", "weathersit", "temp", "atemp", "hum", "windspeed"),
     answer=Answer(integer=True, minimum=0.0, unit="rentals"),
     data=TrainingData(
-        labels=HourlyLabels, target="cnt", key=("dteday", "hr"), time="dteday", check=check_counts, bundled="bike-sharing/hour.csv"
+        labels=HourlyLabels,
+        target="cnt",
+        key=("dteday", "hr"),
+        time="dteday",
+        check=check_counts,
+        bundled="bike-sharing/hour.csv",
     ),
     recipe=Recipe(
         params={"n_estimators": 800, "max_depth": 3, "learning_rate": 0.1, "subsample": 0.8, "random_state": 42},
