@@ -12,19 +12,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import sys
 import time
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import requests
+import sam_local
 
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "layers" / "shared"),
-                str(Path(__file__).resolve().parent.parent)]  # fmt: skip
-
-import sam_local  # noqa: E402
-
-from bikecast.store import S3Store  # noqa: E402
-from training import cli, data  # noqa: E402
+from bikecast.store import S3Store
+from training import cli, data
+from training.deployment import Deployment
+from training.settings import TrainSettings
 
 EVENT = sam_local.REPO / "events" / "s3-put-training-data.json"
 
@@ -36,9 +34,10 @@ def step(message: str) -> None:
 def main() -> int:
     os.environ.update(sam_local.FAKE_AWS)
     record = json.loads(EVENT.read_text())["Records"][0]["s3"]
-    bucket, key = record["bucket"]["name"], record["object"]["key"]
-    day_csv = data.DEFAULT_DATA.read_text()
-    data.load(str(data.DEFAULT_DATA))  # verifies the checksum and every row
+    bucket, key = record["bucket"]["name"], unquote_plus(record["object"]["key"])  # S3 sends keys URL-encoded
+    daily = Deployment(TrainSettings()).spec("daily")
+    day_csv = data.bundled(daily).read_text()
+    data.load(daily, str(data.bundled(daily)))  # verifies the checksum and every row
     before, after = data.split_by_date(day_csv, dt.date(2012, 9, 1))
     files = sam_local.STATE / "data"
     files.mkdir(parents=True, exist_ok=True)

@@ -3,25 +3,23 @@ trained here and published into moto_server. Needs Docker and the Lambda base im
 
 from __future__ import annotations
 
-import copy
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pytest
 import requests
 import sam_local
 
-from bikecast import artifact
-from bikecast.features import INPUT_FIELDS
-from bikecast.registry import MODEL_FILE, ModelRegistry
-from bikecast.serving import to_rentals
+from bikecast import rows
+from bikecast.registry import MODEL_FILE
 from bikecast.store import S3Store
-from bikecast.trees import TREES_FILE
-from tests.conftest import EVENTS, load_event
+from tests.conftest import DAILY, EVENTS, load_event, put_in_place
 from training import publish
-from training.data import TrainingData
+from training.data import Labelled
 
 pytestmark = pytest.mark.e2e
 BUCKET = "e2e-models"
@@ -30,16 +28,20 @@ SEED_ACTUAL = {"0": 985, "1": 801, "2": 1349}
 
 @pytest.fixture(scope="module")
 def local_stack(
-    sam_built: Path, moto_url: str, built_artifact: publish.Artifact, tmp_path_factory: pytest.TempPathFactory
+    sam_built: Path,
+    moto_url: str,
+    built_artifact: publish.Artifact,
+    hourly_artifact: publish.Artifact,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Path:
-    """An env file pointing the built function at a model published in moto_server."""
+    """An env file pointing the built function at both models, published in moto_server through the gate."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in sam_local.FAKE_AWS.items():
             patch.setenv(name, value)
         patch.setenv("AWS_ENDPOINT_URL_S3", moto_url)
-        store = S3Store(BUCKET)
-        store.ensure_bucket()
-        publish.publish(built_artifact, ModelRegistry(store), progress=lambda _: None)
+        S3Store(BUCKET).ensure_bucket()
+        put_in_place(built_artifact, BUCKET)
+        put_in_place(hourly_artifact, BUCKET)
     return sam_local.env_file(BUCKET, moto_url, tmp_path_factory.mktemp("sam") / "env.json")
 
 
@@ -119,40 +121,25 @@ def test_built_layers_carry_bytecode_and_the_predict_layers_no_scikit_learn(sam_
 
 
 def test_ten_thousand_rows_are_answered_by_the_slim_function(
-    api: str, built_artifact: publish.Artifact, training_data: TrainingData
+    api: str, built_artifact: publish.Artifact, training_data: Labelled
 ) -> None:
-    """The deployed function has no scikit-learn (see below); its tree file answers a full batch exactly as the
-    joblib pipeline does."""
-    rows = [training_data.rows[i % len(training_data.rows)] for i in range(10_000)]
-    instances = [{name: str(getattr(row, name)) if name == "dteday" else getattr(row, name) for name in INPUT_FIELDS}
-                 for row in rows]  # fmt: skip
+    """The deployed function has no scikit-learn (see above); its tree file answers a full batch exactly as the
+    fitted model does."""
+    index = np.arange(10_000) % len(training_data)
+    batch = {name: column[index] for name, column in training_data.batch.items()}
+    instances = [row.model_dump(mode="json") for row in rows.Columns(DAILY.row, batch)]
     r = requests.post(f"{api}/predict", json={"instances": instances}, timeout=120)
     assert r.status_code == 200, r.text[:500]
-    pipeline = artifact.load_model(built_artifact.files[MODEL_FILE], built_artifact.manifest)
-    batch = {name: column[np.arange(10_000) % len(training_data.rows)] for name, column in training_data.batch.items()}
-    assert r.json()["predictions"] == to_rentals(pipeline.predict(batch))
+    fitted = joblib.load(io.BytesIO(built_artifact.files[MODEL_FILE]))
+    assert r.json()["predictions"] == DAILY.answer(fitted.predict(batch))
 
 
-def test_a_version_without_a_tree_file_needs_the_joblib_fallback(
-    sam_built: Path, moto_url: str, built_artifact: publish.Artifact, tmp_path: Path
-) -> None:
-    """Without a tree file the default function refuses the version (503, nothing served wrongly); deployed with
-    JoblibFallback=Enabled (SklearnLayer added) it unpickles the pipeline and answers."""
-    manifest = copy.deepcopy(built_artifact.manifest)
-    manifest["serving"] = {"format": "joblib", "reason": "no tree export for this model (test)"}
-    files = {name: body for name, body in built_artifact.files.items() if name != TREES_FILE}
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in sam_local.FAKE_AWS.items():
-            patch.setenv(name, value)
-        patch.setenv("AWS_ENDPOINT_URL_S3", moto_url)
-        store = S3Store("e2e-joblib-only")
-        store.ensure_bucket()
-        registry = ModelRegistry(store)
-        registry.publish(built_artifact.version, files, manifest)
-        registry.promote(built_artifact.version)
-    env = sam_local.env_file(store.bucket, moto_url, tmp_path / "env.json")
-    event = EVENTS / "makecalc-seed.json"
-    assert sam_local.invoke("PredictFunction", event, env)["statusCode"] == 503
-    answer = sam_local.invoke("PredictFunction", event, env, parameters=["JoblibFallback=Enabled"])
-    assert answer["statusCode"] == 200, answer["body"][:500]
-    assert_seed_answer(json.loads(answer["body"]))
+def test_the_hourly_model_answers_beside_the_daily_one(api: str, hourly_artifact: publish.Artifact) -> None:
+    hours = [json.loads(load_event("predict-single")["body"])["instances"][0] | {"hr": hour} for hour in range(24)]
+    r = requests.post(f"{api}/models/hourly/predict", json={"instances": hours}, timeout=60)
+    assert r.status_code == 200, r.text[:500]
+    assert r.headers["X-Model-Version"] == hourly_artifact.version
+    assert len(r.json()["predictions"]) == 24
+    listed = requests.get(f"{api}/models", timeout=30).json()
+    assert [m["name"] for m in listed["models"]] == ["daily", "hourly"]
+    assert requests.get(f"{api}/models/weekly", timeout=30).status_code == 404

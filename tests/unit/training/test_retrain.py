@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
+from urllib.parse import unquote_plus
 
 import boto3
 import pytest
@@ -244,7 +245,9 @@ def test_train_function_handler_runs_on_the_sample_s3_event(bucket: Deployment, 
     record = event["Records"][0]["s3"]
     where = deployment(record["bucket"]["name"])
     where.store.ensure_bucket()
-    where.store.put_new(record["object"]["key"], halves[1].encode(), "text/csv")
+    key = unquote_plus(record["object"]["key"])  # S3 sends keys URL-encoded: this one holds spaces
+    assert " " in key
+    where.store.put_new(key, halves[1].encode(), "text/csv")
     sys.modules.pop("training.handler", None)
     handler = importlib.import_module("training.handler")
     result = handler.lambda_handler(event, FakeLambdaContext())
