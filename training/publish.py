@@ -147,16 +147,7 @@ def export(
             "features": list(spec.feature_names),
             "n_features": len(spec.feature_names),
             "transform": scorer.transform,
-            "linear": [
-                {
-                    "feature": spec.feature_names[t.feature],
-                    "coefficient": t.coefficient,
-                    "low": t.low,
-                    "high": t.high,
-                    "mean": t.mean,
-                }
-                for t in scorer.linear
-            ],
+            "linear": [term.as_dict(spec.feature_names) for term in scorer.linear],
             "interval": None,
         }
         loaded = Scorer.load(serving, tree_file, spec.feature_names)

@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import bikecast
 from bikecast import api, rows
+from bikecast.scoring import CannotExplain
 from bikecast.serving import BatchTooLarge, ModelUnavailable, Service, Settings
 from bikecast.spec import ModelSpec
 
@@ -103,7 +104,7 @@ def predict_route(spec: ModelSpec, path: str, operation: str) -> None:
 
     @documented_not_revalidated
     def predict(request: request_model) -> Response[dict[str, Any]]:  # type: ignore[valid-type]
-        forecast = service.predictor(name).forecast(request.instances)  # type: ignore[attr-defined]
+        forecast = service.predictor(name).forecast(request.instances, request.explain)  # type: ignore[attr-defined]
         record_rows(len(forecast.predictions), name)
         return api.ok(api.predict_body(forecast), forecast.model_version)
 
@@ -233,6 +234,11 @@ def batch_too_large(error: BatchTooLarge) -> Response[dict[str, Any]]:
 def model_unavailable(error: ModelUnavailable) -> Response[dict[str, Any]]:
     metrics.add_metric(name="ModelUnavailable", unit=MetricUnit.Count, value=1)
     return api.error(503, "model_unavailable", str(error))
+
+
+@app.exception_handler(CannotExplain)
+def cannot_explain(error: CannotExplain) -> Response[dict[str, Any]]:
+    return api.error(422, "invalid_request", f"explain: {error}", [("explain", str(error))])
 
 
 @app.exception_handler(UnknownModel)

@@ -449,13 +449,15 @@ def warning_lines(forecast: Forecast, label: Callable[[int], str]) -> list[str]:
     return lines
 
 
-def predict_body(forecast: Forecast, explanations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def predict_body(forecast: Forecast) -> dict[str, Any]:
     body: dict[str, Any] = {"predictions": forecast.predictions}
     if forecast.intervals is not None:
         body["intervals"] = [{"lower": low, "upper": high} for low, high in forecast.intervals]
         body["interval_level"] = forecast.interval_level
-    if explanations is not None:
-        body["explanations"] = explanations
+    if forecast.explanations is not None:
+        body["explanations"] = [
+            {"baseline": e.baseline, "contributions": e.contributions} for e in forecast.explanations
+        ]
     body["model_version"] = forecast.model_version
     body["warnings"] = warning_lines(forecast, lambda row: f"instances[{row}]")
     return body

@@ -33,7 +33,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -248,32 +247,6 @@ class TreeExplainer:
         else:
             kernel = _LeafPaths(paths, n_features)
         return cls(int(n_features), baseline, kernel)
-
-    @classmethod
-    def from_gradient_boosting(cls, model: Any, *, max_depth: int = MAX_DEPTH) -> TreeExplainer:
-        """From a fitted ``sklearn.ensemble.GradientBoostingRegressor`` (squared-error loss), with the conventions of
-        ``TreeEnsemble.from_gradient_boosting`` and each node's ``weighted_n_node_samples`` as its cover."""
-        trees = [estimator[0].tree_ for estimator in model.estimators_]
-        count, width = len(trees), max(tree.node_count for tree in trees)
-        feature = np.zeros((count, width), np.intp)
-        threshold = np.full((count, width), np.inf)
-        left = np.zeros((count, width), np.intp)
-        right = np.zeros((count, width), np.intp)
-        value = np.zeros((count, width))
-        cover = np.zeros((count, width))
-        for i, tree in enumerate(trees):
-            n = tree.node_count
-            leaf = tree.children_left[:n] == -1
-            itself = np.arange(n)
-            feature[i, :n] = np.where(leaf, 0, tree.feature[:n])
-            threshold[i, :n] = np.where(leaf, np.inf, tree.threshold[:n])
-            left[i, :n] = np.where(leaf, itself, tree.children_left[:n])
-            right[i, :n] = np.where(leaf, itself, tree.children_right[:n])
-            value[i, :n] = tree.value[:n, 0, 0] * model.learning_rate
-            cover[i, :n] = tree.weighted_n_node_samples[:n]
-        base = float(np.ravel(model.init_.constant_)[0])
-        n_features = int(model.n_features_in_)
-        return cls.from_arrays(feature, threshold, left, right, value, cover, base, n_features, max_depth=max_depth)
 
     def contributions(self, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
         """(rows, n_features) -> (rows, n_features): each feature's share of each row's raw prediction, so that

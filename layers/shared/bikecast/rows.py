@@ -219,10 +219,14 @@ def rows_by_key_type(row: type[BaseModel]) -> Any:
 
 
 def request_model(row: type[BaseModel], name: str) -> type[BaseModel]:
-    """The body of ``POST /predict`` for this row model: ``{"instances": [row, ...]}``."""
+    """The body of ``POST /predict`` for this row model: ``{"instances": [row, ...], "explain": false}``."""
     model: type[BaseModel] = create_model(
         name,
         instances=(rows_type(row), Field(min_length=1, description="The rows to forecast, one each.")),
+        explain=(
+            bool,
+            Field(default=False, strict=True, description="Also explain each forecast (`explanations` in the answer)."),
+        ),
         __base__=_ShortRepr,
     )
     return model

@@ -1,8 +1,19 @@
 """What a published model computes, read from its manifest's ``serving`` section and its tree file:
 
-    raw    = trees(features) + sum of linear terms (coefficient x feature, the feature clipped to [low, high])
-    value  = raw, or exp(raw) - 1 for a model fitted on log(1 + target)     ("transform")
-    interval = the same transform of raw + lower and raw + upper              ("interval", calibrated in training)
+    raw      = trees(features) + each linear term
+    value    = raw, or exp(raw) - 1 for a model fitted on log(1 + target)            ("transform")
+    interval = the calibrated interval around each value                           ("interval")
+
+A linear term is ``clip(x, low, high) * c``, where ``c`` is one coefficient or, with ``by``, a coefficient per
+level of another feature (growth that differs by month, say). It carries what a tree cannot: a trend.
+
+An interval is either ``log`` (the transform of raw + lower .. raw + upper: a multiplicative band) or ``sqrt``
+(value -/+ q * sqrt(value): a band that widens like a count's noise).
+
+Explanations (``explain``) are exact Shapley values: path-dependent TreeSHAP for the trees (``bikecast.explain``),
+and for a linear term the closed form of its game over the training distribution of its features (independent
+marginals): ``coefficient * (x - mean x)`` for one coefficient; for ``x * c(by)``, ``(x - mean x)(mean c + c) / 2``
+to x and ``(c - mean c)(mean x + x) / 2`` to ``by``. They add up: baseline + sum of contributions = raw.
 
 Model-agnostic: which features, what they mean, and how a value becomes an answer are the spec's business.
 Everything here is checked when a version is loaded, so a model that cannot serve is refused then, not on a
@@ -14,46 +25,111 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from bikecast.explain import TreeExplainer
 from bikecast.trees import TREES_FORMAT, TreeEnsemble, TreesInvalid
 
 # Larger than any forecast a model of counts or amounts makes, small enough to stay exact as an integer.
 MAX_VALUE = 1e15
 TRANSFORMS = ("identity", "log1p")
+INTERVALS = ("log", "sqrt")
 
 
 class ServingInvalid(ValueError):
     """The manifest's serving section does not describe a model this function can serve."""
 
 
-@dataclass(frozen=True, slots=True)
+class CannotExplain(Exception):
+    """This version cannot be explained (published before node covers were recorded)."""
+
+
+@dataclass(frozen=True)
 class Linear:
-    """``coefficient x clip(feature, low, high)``, added to the trees' output; ``mean`` is its training mean."""
+    """``clip(x, low, high) * c`` added to the trees' output, ``c`` being ``coefficient`` or, with ``by``, the
+    coefficient of ``by``'s level in ``table`` (``coefficient`` for a level not in it). ``mean`` is the training
+    mean of clip(x); ``mean_coefficient`` the training mean of c."""
 
     feature: int
     coefficient: float
     low: float
     high: float
     mean: float
+    by: int | None = None
+    table: Mapping[float, float] = field(default_factory=dict)
+    mean_coefficient: float = 0.0
+
+    def coefficients(self, matrix: NDArray[np.float64]) -> NDArray[np.float64] | float:
+        if self.by is None:
+            return self.coefficient
+        levels = matrix[:, self.by]
+        result = np.full(len(levels), self.coefficient)
+        for level, value in self.table.items():
+            result[levels == level] = value
+        return result
+
+    def term(self, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
+        x = np.clip(matrix[:, self.feature], self.low, self.high)
+        result: NDArray[np.float64] = x * self.coefficients(matrix)
+        return result
+
+    def bounds(self) -> tuple[float, float]:
+        coefficients = [self.coefficient, *self.table.values()]
+        ends = [x * c for x in (self.low, self.high) for c in coefficients]
+        return min(ends), max(ends)
+
+    def shapley(self, matrix: NDArray[np.float64], into: NDArray[np.float64]) -> float:
+        """Add this term's contributions to ``into`` (rows x features); return its part of the baseline."""
+        x = np.clip(matrix[:, self.feature], self.low, self.high)
+        if self.by is None:
+            into[:, self.feature] += self.coefficient * (x - self.mean)
+            return self.coefficient * self.mean
+        c = self.coefficients(matrix)
+        into[:, self.feature] += (x - self.mean) * (self.mean_coefficient + c) / 2
+        into[:, self.by] += (c - self.mean_coefficient) * (self.mean + x) / 2
+        return self.mean * self.mean_coefficient
+
+    def as_dict(self, names: Sequence[str]) -> dict[str, Any]:
+        described: dict[str, Any] = {
+            "feature": names[self.feature], "coefficient": self.coefficient, "low": self.low, "high": self.high,
+            "mean": self.mean,
+        }  # fmt: skip
+        if self.by is not None:
+            described |= {
+                "by": names[self.by],
+                "table": [[level, value] for level, value in sorted(self.table.items())],
+                "mean_coefficient": self.mean_coefficient,
+            }
+        return described
 
 
 @dataclass(frozen=True)
+class Interval:
+    kind: str  # "log" or "sqrt"
+    lower: float  # log: raw-space offsets; sqrt: -q
+    upper: float  # sqrt: +q
+    level: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "lower": self.lower, "upper": self.upper, "level": self.level}
+
+
+@dataclass
 class Scorer:
     trees: TreeEnsemble
     linear: tuple[Linear, ...] = ()
     transform: str = "identity"
-    interval: tuple[float, float] | None = None  # raw-space offsets of the calibrated interval
-    interval_level: float | None = None
+    interval: Interval | None = None
+    _explainer: TreeExplainer | None = field(default=None, repr=False, compare=False)
 
     def raw(self, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
         raw = self.trees.predict(matrix)
         for term in self.linear:
-            raw = raw + term.coefficient * np.clip(matrix[:, term.feature], term.low, term.high)
+            raw = raw + term.term(matrix)
         return raw
 
     def values(self, raw: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -62,19 +138,37 @@ class Scorer:
     def intervals(self, raw: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
         if self.interval is None:
             return None
-        lower, upper = self.interval
-        return self.values(raw + lower), self.values(raw + upper)
+        if self.interval.kind == "log":
+            return self.values(raw + self.interval.lower), self.values(raw + self.interval.upper)
+        values = self.values(raw)
+        spread = np.sqrt(np.clip(values, 0, None))
+        return values + self.interval.lower * spread, values + self.interval.upper * spread
+
+    def explain(self, matrix: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        """(baseline, contributions per feature column) in raw space: baseline + row sum = raw."""
+        if self._explainer is None:
+            try:
+                self._explainer = self.trees.explainer()  # ~0.1-0.3 s: built on the first request that asks
+            except ValueError:
+                raise CannotExplain("this version was published without node covers and cannot explain") from None
+        contributions = self._explainer.contributions(matrix)
+        baseline = self._explainer.baseline
+        for term in self.linear:
+            baseline += term.shapley(matrix, contributions)
+        return baseline, contributions
 
     def value_bounds(self) -> tuple[float, float]:
         """The smallest and largest value (interval bounds included) any input can get."""
         low, high = self.trees.output_bounds()
         for term in self.linear:
-            ends = (term.coefficient * term.low, term.coefficient * term.high)
-            low, high = low + min(ends), high + max(ends)
-        lower, upper = self.interval or (0.0, 0.0)
-        return float(self.values(np.array([low + min(lower, 0.0)]))[0]), float(
-            self.values(np.array([high + max(upper, 0.0)]))[0]
-        )
+            term_low, term_high = term.bounds()
+            low, high = low + term_low, high + term_high
+        ends = self.values(np.array([low, high]))
+        if self.interval is not None:
+            bounds = self.intervals(np.array([low, high]))
+            assert bounds is not None
+            ends = np.concatenate([ends, bounds[0], bounds[1]])
+        return float(ends.min()), float(ends.max())
 
     @classmethod
     def load(cls, serving: Mapping[str, Any], tree_file: bytes, feature_names: Sequence[str]) -> Scorer:
@@ -95,10 +189,10 @@ class Scorer:
         try:
             trees = TreeEnsemble.from_bytes(tree_file, len(feature_names))
             linear = tuple(_linear(term, list(feature_names)) for term in serving.get("linear") or ())
-            interval, level = _interval(serving.get("interval"))
+            interval = _interval(serving.get("interval"))
         except TreesInvalid as error:
             raise ServingInvalid(str(error)) from None
-        scorer = cls(trees, linear, transform, interval, level)
+        scorer = cls(trees, linear, transform, interval)
         low, high = scorer.value_bounds()
         if not (math.isfinite(low) and math.isfinite(high) and max(abs(low), abs(high)) <= MAX_VALUE):
             raise ServingInvalid(f"the model can output values from {low:.3g} to {high:.3g}, beyond {MAX_VALUE:.0e}")
@@ -109,23 +203,37 @@ def _linear(term: Any, feature_names: list[str]) -> Linear:
     try:
         name, coefficient, low, high, mean = (term[k] for k in ("feature", "coefficient", "low", "high", "mean"))
         numbers = [float(coefficient), float(low), float(high), float(mean)]
-    except (KeyError, TypeError, ValueError):
+        by = term.get("by")
+        table = {float(level): float(value) for level, value in term.get("table") or ()}
+        mean_coefficient = float(term.get("mean_coefficient", 0.0))
+    except (KeyError, TypeError, ValueError, AttributeError):
         raise TreesInvalid(f"a linear term is not {{feature, coefficient, low, high, mean}}: {_short(term)}") from None
-    if name not in feature_names or not all(map(math.isfinite, numbers)) or numbers[1] > numbers[2]:
-        raise TreesInvalid(f"a linear term on {_short(name)} is not a finite term on a known feature")
-    return Linear(feature_names.index(name), *numbers)
+    finite = all(map(math.isfinite, [*numbers, mean_coefficient, *table, *table.values()]))
+    if (
+        name not in feature_names
+        or (by is not None and by not in feature_names)
+        or not finite
+        or numbers[1] > numbers[2]
+    ):
+        raise TreesInvalid(f"a linear term on {_short(name)} is not a finite term on known features")
+    by_index = None if by is None else feature_names.index(by)
+    coefficient_, low_, high_, mean_ = numbers
+    return Linear(feature_names.index(name), coefficient_, low_, high_, mean_, by_index, table, mean_coefficient)
 
 
-def _interval(spec: Any) -> tuple[tuple[float, float] | None, float | None]:
+def _interval(spec: Any) -> Interval | None:
     if spec is None:
-        return None, None
+        return None
     try:
+        kind = str(spec.get("kind", "log"))
         lower, upper, level = float(spec["lower"]), float(spec["upper"]), float(spec["level"])
-    except (KeyError, TypeError, ValueError):
-        raise TreesInvalid("the interval is not {lower, upper, level}") from None
-    if not (math.isfinite(lower) and math.isfinite(upper) and lower <= upper and 0 < level < 1):
-        raise TreesInvalid(f"the interval [{lower}, {upper}] at level {level} is not usable")
-    return (lower, upper), level
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise TreesInvalid("the interval is not {kind, lower, upper, level}") from None
+    if kind not in INTERVALS or not (
+        math.isfinite(lower) and math.isfinite(upper) and lower <= upper and 0 < level < 1
+    ):
+        raise TreesInvalid(f"the interval {kind} [{lower}, {upper}] at level {level} is not usable")
+    return Interval(kind, lower, upper, level)
 
 
 def _short(value: Any) -> str:

@@ -162,6 +162,14 @@ def load_version(spec: ModelSpec, registry: ModelRegistry, version: str) -> Serv
 
 
 @dataclass(frozen=True)
+class Explanation:
+    """One row's forecast taken apart: ``baseline + sum(contributions.values())`` is the model's raw output."""
+
+    baseline: float
+    contributions: dict[str, float]
+
+
+@dataclass(frozen=True)
 class Forecast:
     predictions: list[int] | list[float]
     model_version: str
@@ -169,6 +177,7 @@ class Forecast:
     interval_level: float | None
     warnings: list[Warning] = field(default_factory=list)
     more_warnings: int = 0
+    explanations: list[Explanation] | None = None
 
 
 LOAD_ERRORS = (StoreError, PointerInvalid, artifact.ArtifactInvalid, ServingInvalid, ValueError)
@@ -257,13 +266,14 @@ class Predictor:
             raise ModelUnavailable(self.problem or "no model loaded")
         return self.model
 
-    def forecast(self, instances: Sequence[BaseModel]) -> Forecast:
+    def forecast(self, instances: Sequence[BaseModel], explain: bool = False) -> Forecast:
         if len(instances) > self.settings.max_batch_rows:
             raise BatchTooLarge(f"{len(instances)} rows exceed the limit of {self.settings.max_batch_rows} per request")
         model = self.current()
         batch = rows.batch_of(self.spec.row, instances)
         warnings: list[Warning] = [*self.spec.derive(batch), *out_of_range(self.spec, batch, model.ranges)]
-        raw = model.scorer.raw(self.spec.features(batch))
+        matrix = self.spec.features(batch)
+        raw = model.scorer.raw(matrix)
         predictions = self.answer(model.scorer.values(raw))
         bounds = model.scorer.intervals(raw)
         intervals = None
@@ -271,7 +281,18 @@ class Predictor:
             intervals = list(zip(self.answer(bounds[0]), self.answer(bounds[1]), strict=True))
         warnings.sort(key=lambda found: found.row)
         shown, more = warnings[:MAX_WARNINGS], max(0, len(warnings) - MAX_WARNINGS)
-        return Forecast(predictions, model.version, intervals, model.scorer.interval_level, shown, more)
+        level = model.scorer.interval.level if model.scorer.interval else None
+        explanations = self.explain(model, matrix) if explain else None
+        return Forecast(predictions, model.version, intervals, level, shown, more, explanations)
+
+    def explain(self, model: ServingModel, matrix: NDArray[np.float64]) -> list[Explanation]:
+        """Each row's contributions per input field (a derived feature's folded onto the field it comes from)."""
+        baseline, contributions = model.scorer.explain(matrix)
+        groups = self.spec.explanation_groups()
+        used = [(name, group) for name, group in zip(self.spec.input_fields, groups, strict=True) if group]
+        folded = np.column_stack([contributions[:, group].sum(axis=1) for _, group in used])
+        names = [name for name, _ in used]
+        return [Explanation(baseline, dict(zip(names, row, strict=True))) for row in folded.tolist()]
 
     def answer(self, values: NDArray[np.float64]) -> list[int] | list[float]:
         """The spec's answers; a value that is not finite or is absurdly large is a server fault, not a forecast."""

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from bikecast.explain import TreeExplainer
+
 TREES_FORMAT = "trees-npz"
 TREES_FILE = "model.trees.npz"
 MAX_LEAVES = 8  # a tree's leaves are one byte of bits; max_depth 3 gives at most 8
@@ -95,6 +97,12 @@ class TreeEnsemble:
 
     def predict(self, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
         return self._scorer.predict(matrix)
+
+    def explainer(self) -> TreeExplainer:
+        """Exact per-feature contributions to ``predict`` (``bikecast.explain``); ValueError without covers."""
+        return TreeExplainer.from_arrays(
+            self.feature, self.threshold, self.left, self.right, self.value, self.cover, self.base, self.n_features
+        )
 
     def output_bounds(self) -> tuple[float, float]:
         """The smallest and largest output any input can get (each tree's smallest and largest reachable leaf)."""

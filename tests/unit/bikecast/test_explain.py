@@ -229,7 +229,7 @@ def test_scikit_learn_models_match_the_definition(kernel: str, depth: int, n_fea
     arrays = sklearn_arrays(model)
     if depth == 3:  # the fits split a feature twice on some path
         assert any(repeats_on_a_path(arrays, t) for t in range(len(arrays[0])))
-    explainer = TreeExplainer.from_gradient_boosting(model)
+    explainer = TreeEnsemble.from_gradient_boosting(model).explainer()
     check_kernel(explainer, kernel, small_trees=True)
     base = float(np.ravel(model.init_.constant_)[0])
     rng = np.random.default_rng(depth)
@@ -255,7 +255,8 @@ def big_model() -> tuple[Any, TreeEnsemble, TreeExplainer]:
     y = 4000 + 900 * x[:, 0] + 300 * np.sin(2 * x[:, 1]) + 200 * x[:, 2] * x[:, 3] + rng.normal(0, 50, len(x))
     model = GradientBoostingRegressor(n_estimators=500, max_depth=3, learning_rate=0.03, subsample=0.8, random_state=0)
     model.fit(x, y)
-    return model, TreeEnsemble.from_gradient_boosting(model), TreeExplainer.from_gradient_boosting(model)
+    ensemble = TreeEnsemble.from_gradient_boosting(model)
+    return model, ensemble, ensemble.explainer()
 
 
 @pytest.mark.parametrize("rows", [1, 100, 10_000])
@@ -297,7 +298,7 @@ def test_a_forced_per_leaf_kernel_agrees_on_the_big_model(
 ) -> None:
     model, _, tables = big_model
     monkeypatch.setattr(explain, "TABLE_MAX_ENTRIES", 0)
-    paths = TreeExplainer.from_gradient_boosting(model)
+    paths = TreeEnsemble.from_gradient_boosting(model).explainer()
     assert type(paths._kernel).__name__ == "_LeafPaths"
     matrix = np.random.default_rng(5).normal(size=(300, 11))
     np.testing.assert_allclose(paths.contributions(matrix), tables.contributions(matrix), rtol=0, atol=1e-9)
@@ -423,6 +424,6 @@ def test_agrees_with_the_shap_package() -> None:
     rng = np.random.default_rng(4)
     probe = np.vstack([x[:50], thresholds_as_rows(model, rng, 5, 50), rng.uniform(-0.5, 1.5, (50, 5))])
     reference = shap.TreeExplainer(model, feature_perturbation="tree_path_dependent")
-    ours = TreeExplainer.from_gradient_boosting(model)
+    ours = TreeEnsemble.from_gradient_boosting(model).explainer()
     np.testing.assert_allclose(ours.contributions(probe), reference.shap_values(probe), rtol=0, atol=1e-9)
     assert ours.baseline == pytest.approx(float(np.ravel(reference.expected_value)[0]), abs=1e-9)
