@@ -38,7 +38,7 @@ def main() -> int:
     daily = Deployment(TrainSettings()).spec("daily")
     day_csv = data.bundled(daily).read_text()
     data.load(daily, str(data.bundled(daily)))  # verifies the checksum and every row
-    before, after = data.split_by_date(day_csv, dt.date(2012, 9, 1))
+    before, after = data.split_by_date(day_csv, dt.date(2012, 9, 1), "dteday")
     files = sam_local.STATE / "data"
     files.mkdir(parents=True, exist_ok=True)
     (files / "day-2011-01-to-2012-08.csv").write_text(before)

@@ -254,7 +254,7 @@ def _cut(header: list[str]) -> str:
     return shown if len(shown) <= 300 else shown[:299] + "…"
 
 
-def split_by_date(text: str, cutoff: dt.date, column: str = "dteday") -> tuple[str, str]:
+def split_by_date(text: str, cutoff: dt.date, column: str) -> tuple[str, str]:
     """A CSV text with a date column cut in two: rows before ``cutoff``, and from it on (header kept in both)."""
     header, *lines = text.splitlines(keepends=True)
     index = next(csv.reader([header])).index(column)

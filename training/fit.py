@@ -54,14 +54,15 @@ class Fitted:
         return Scorer(TreeEnsemble.from_gradient_boosting(self.estimator), linear, self.transform)
 
 
-def to_raw(spec: ModelSpec, target: NDArray[np.float64]) -> NDArray[np.float64]:
-    return np.log1p(np.clip(target, 0, None)) if spec.recipe.target == "log1p" else target
+def to_raw(values: NDArray[np.float64], transform: str) -> NDArray[np.float64]:
+    """Values as a model's raw output sees them (a log1p model's value is ``exp(raw) - 1``)."""
+    return np.log1p(np.clip(values, 0, None)) if transform == "log1p" else values
 
 
 def fit(spec: ModelSpec, data: Labelled) -> Fitted:
     recipe = spec.recipe
     matrix = spec.features(data.batch)
-    raw_target = to_raw(spec, data.target)
+    raw_target = to_raw(data.target, recipe.target)
     trend = None
     if recipe.trend is not None:
         trend = fit_trend(spec, matrix, raw_target)

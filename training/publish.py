@@ -91,6 +91,8 @@ def build(spec: ModelSpec, data: Labelled, progress: Progress = print) -> Artifa
 
     files = {MODEL_FILE: model_bytes}
     serving = export(spec, fitted, data, files, progress)
+    if serving["format"] == TREES_FORMAT and evaluations:
+        serving["residual_scale"] = residual_scale(spec, evaluations)
     progress("writing the model card and plots")
     chronological = next((e for e in evaluations if e.split.name == "chronological"), None)
     plots = card.plots(spec, chronological or (evaluations[0] if evaluations else None))
@@ -130,6 +132,14 @@ def build(spec: ModelSpec, data: Labelled, progress: Progress = print) -> Artifa
     files[card.CARD_FILE] = card.markdown(spec, manifest).encode()
     manifest["files"] = {name: artifact.sha256_hex(body) for name, body in files.items()}
     return Artifact(spec, version, finite(manifest), files, data)
+
+
+def residual_scale(spec: ModelSpec, evaluations: list[fit.Evaluation]) -> float:
+    """The typical error in the raw output space: the median absolute residual on the first holdout
+    (chronological when there is one). Uploads' labels are judged in this unit (``training.labels``)."""
+    first = evaluations[0]
+    residuals = fit.to_raw(first.actual, spec.recipe.target) - fit.to_raw(first.predicted, spec.recipe.target)
+    return max(float(np.median(np.abs(residuals))), 1e-9)
 
 
 def export(

@@ -26,10 +26,10 @@ class TrainSettings(BaseModel):
     trusted_days: int = Field(default=122, ge=7, alias="GATE_HOLDOUT_DAYS")
     # Drift: the serving model's MAE on an upload, over the MAE its manifest promised. Past it, no automatic promotion.
     drift_threshold: float = Field(default=1.5, gt=0, alias="DRIFT_THRESHOLD")
-    # Labels against what the serving model expects for the same rows: the median ratio may be off by at most
-    # this factor either way (a unit or scale error), and no row may be above this many times its forecast.
-    label_shift_limit: float = Field(default=2.0, gt=1, alias="LABEL_SHIFT_LIMIT")
-    label_spike_limit: float = Field(default=3.0, gt=1, alias="LABEL_SPIKE_LIMIT")
+    # Labels against what the serving model expects for the same rows, in its typical errors (training.labels): by
+    # the median at most this many either way (a unit or scale error), and no row more than this many above.
+    label_shift_limit: float = Field(default=4.0, gt=0, alias="LABEL_SHIFT_LIMIT")
+    label_spike_limit: float = Field(default=8.0, gt=0, alias="LABEL_SPIKE_LIMIT")
     # Coverage of the calibrated interval on the chronological holdout must fall in this band.
     coverage_low: float = Field(default=0.75, ge=0, le=1, alias="COVERAGE_LOW")
     coverage_high: float = Field(default=0.90, ge=0, le=1, alias="COVERAGE_HIGH")

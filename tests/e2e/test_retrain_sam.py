@@ -28,7 +28,7 @@ def test_upload_then_train_function_then_the_api_serves_the_new_version(
     assert " " in key
     where = deployment(bucket)
     where.store.ensure_bucket()
-    before, after = data.split_by_date(data.bundled(DAILY).read_text(), dt.date(2012, 9, 1))
+    before, after = data.split_by_date(data.bundled(DAILY).read_text(), dt.date(2012, 9, 1), "dteday")
     where.store.put_new("training-data/day-2011-01-to-2012-08.csv", before.encode(), "text/csv")
     first = retrain.on_upload(where, "training-data/day-2011-01-to-2012-08.csv", lambda _: None)
     env_vars = sam_local.env_file(bucket, fake_aws, tmp_path / "env.json", refresh_seconds=2)

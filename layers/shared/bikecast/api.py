@@ -346,7 +346,7 @@ def check_batch_size(body: Any, max_rows: int) -> None:
 
 
 def field_name(loc: Sequence[Any]) -> str:
-    """("body", "instances", 0, "temp") -> "instances[0].temp"; the body itself is "body"."""
+    """("body", "instances", 0, "speed") -> "instances[0].speed"; the body itself is "body"."""
     parts = [part for part in loc if part != "body"] if len(loc) > 1 else list(loc)
     name = ""
     for part in parts:

@@ -91,6 +91,20 @@ class ServingModel:
         self.scorer = scorer
         self.ranges = training_ranges(spec, manifest)
 
+    @property
+    def residual_scale(self) -> float | None:
+        """The model's typical error in its raw output space (the median absolute holdout residual), recorded at
+        training; for a version written before it was recorded, its holdout MAE (those served raw values)."""
+        recorded = self.manifest.get("serving", {}).get("residual_scale")
+        if isinstance(recorded, int | float) and recorded > 0:
+            return float(recorded)
+        if self.scorer.transform == "identity":
+            for holdout in ("chronological", "random_80_20"):
+                mae = ((self.manifest.get("metrics") or {}).get(holdout) or {}).get("model", {}).get("mae")
+                if isinstance(mae, int | float) and mae > 0:
+                    return float(mae)
+        return None
+
     def predict(self, batch: Batch) -> NDArray[np.float64]:
         """Model values (before the spec's answer rounding) for a completed batch."""
         return self.scorer.values(self.scorer.raw(self.spec.features(batch)))

@@ -29,7 +29,7 @@ CUTOFF = dt.date(2012, 9, 1)
 
 @pytest.fixture(scope="module")
 def halves() -> tuple[str, str]:
-    return data.split_by_date(data.bundled(DAILY).read_text(), CUTOFF)
+    return data.split_by_date(data.bundled(DAILY).read_text(), CUTOFF, "dteday")
 
 
 @pytest.fixture
