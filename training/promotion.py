@@ -4,7 +4,8 @@ The gate, for a candidate trained on the accepted data plus one upload whose lab
 (``labels``), refuses it when:
 
 1. the predict function could not serve it: no verified serving format, or one its loader refuses;
-2. its interval's coverage on the chronological holdout leaves the band (``coverage_low``..``coverage_high``);
+2. its interval's coverage on the chronological holdout leaves the band (``coverage_low``..``coverage_high``),
+   unless no model serves yet (a first model is promoted with the miss noted: a forecast beats none);
 3. the upload drifted: the serving model's error on it exceeds what its manifest promised by more than
    ``drift_threshold`` (new conditions, or wrong labels): a person should look before it serves;
 4. adding the upload makes forecasts worse on data the upload did not write: the recipe is fitted twice without
@@ -138,9 +139,11 @@ def judge(
     reason = unservable(candidate)
     if reason is not None:
         return Verdict(False, reason, checks)
-    reason = coverage_problem(candidate, settings.coverage_low, settings.coverage_high)
-    if reason is not None:
-        return Verdict(False, reason, checks)
+    miscalibrated = coverage_problem(candidate, settings.coverage_low, settings.coverage_high)
+    if miscalibrated is not None:
+        if current is None:  # an interval off its target beats no forecast at all: noted, not refused
+            return Verdict(True, f"no model is serving yet (note: {miscalibrated})", checks)
+        return Verdict(False, miscalibrated, checks)
     if drift is not None and drift.get("drifted"):
         return Verdict(
             False,

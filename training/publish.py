@@ -81,9 +81,16 @@ def build(spec: ModelSpec, data: Labelled, progress: Progress = print) -> Artifa
         progress(f"  model    {evaluation.model}")
         progress(f"  baseline {evaluation.baseline}")
         evaluations.append(evaluation)
+    first = evaluations[0] if evaluations else None
+    judged_by, published, judged = fit.calibrate(spec, data, first, progress)
+    coverage = judge_coverage(spec, judged, judged_by)
+    if coverage:
+        progress(f"interval coverage on the {coverage['holdout']} holdout: {coverage['coverage']:.3f} "
+                 f"(mean width {coverage['mean_width']:.0f}, level {coverage['level']})")  # fmt: skip
 
     progress(f"refitting on all {len(data)} rows")
     fitted = fit.fit(spec, data)
+    fitted.interval = published
     model_bytes = artifact.dump_model(fitted)
     model_sha256 = artifact.sha256_hex(model_bytes)
     now = dt.datetime.now(dt.UTC)
@@ -94,8 +101,8 @@ def build(spec: ModelSpec, data: Labelled, progress: Progress = print) -> Artifa
     if serving["format"] == TREES_FORMAT and evaluations:
         serving["residual_scale"] = residual_scale(spec, evaluations)
     progress("writing the model card and plots")
-    chronological = next((e for e in evaluations if e.split.name == "chronological"), None)
-    plots = card.plots(spec, chronological or (evaluations[0] if evaluations else None))
+    ranked = card.importance(spec, fitted, data) if serving["format"] == TREES_FORMAT else {}
+    plots = card.plots(spec, first, judged_by) | (card.importance_plot(spec, ranked) if ranked else {})
     files |= plots
     days = data.days
     manifest: dict[str, Any] = {
@@ -109,6 +116,7 @@ def build(spec: ModelSpec, data: Labelled, progress: Progress = print) -> Artifa
             "estimator": type(fitted.estimator).__name__,
             "params": dict(spec.recipe.params),
             "target": spec.recipe.target,
+            "growth": None if fitted.growth is None else fitted.growth.as_dict(spec.feature_names),
         },
         "features": list(spec.feature_names),
         "serving": serving,
@@ -125,13 +133,36 @@ def build(spec: ModelSpec, data: Labelled, progress: Progress = print) -> Artifa
             "files": data.sources,
         },
         "metrics": {e.split.name: e.summary() | card.breakdowns(spec, e) for e in evaluations},
+        "coverage": coverage,
         "baseline": spec.recipe.baseline_name,
         "libraries": artifact.library_versions(),
         "plots": sorted(plots),
+        "importance": ranked,
     }
     files[card.CARD_FILE] = card.markdown(spec, manifest).encode()
     manifest["files"] = {name: artifact.sha256_hex(body) for name, body in files.items()}
     return Artifact(spec, version, finite(manifest), files, data)
+
+
+def judge_coverage(spec: ModelSpec, judged: fit.Evaluation | None, interval: Any) -> dict[str, Any]:
+    """Coverage and width of the interval on the holdout it was calibrated before, with each notable set of days
+    left out too."""
+    if judged is None:
+        return {}
+    matrix = spec.features(judged.test.batch)
+    found = fit.coverage(interval, judged.actual, judged.predicted, matrix, spec)
+    found |= {
+        "holdout": judged.split.name,
+        "level": spec.recipe.interval_level,
+        "calibration": interval.as_dict(spec.feature_names),
+    }
+    for name, dates in spec.card.notable_days.items():
+        keep = fit.without_days(judged, spec, dates)
+        if keep is not None:
+            found[f"without {name}"] = fit.coverage(
+                interval, judged.actual[keep], judged.predicted[keep], matrix[keep], spec
+            )
+    return found
 
 
 def residual_scale(spec: ModelSpec, evaluations: list[fit.Evaluation]) -> float:
@@ -158,7 +189,7 @@ def export(
             "n_features": len(spec.feature_names),
             "transform": scorer.transform,
             "linear": [term.as_dict(spec.feature_names) for term in scorer.linear],
-            "interval": None,
+            "interval": None if scorer.interval is None else scorer.interval.as_dict(spec.feature_names),
         }
         loaded = Scorer.load(serving, tree_file, spec.feature_names)
     except (TreesInvalid, ServingInvalid, ValueError) as error:

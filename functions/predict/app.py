@@ -76,7 +76,12 @@ BATCH_RESPONSES: dict[int, OpenAPIResponse] = {
     503: UNAVAILABLE,
 }
 MANIFEST_RESPONSES: dict[int, OpenAPIResponse] = {
-    200: {"description": "Version, metrics, input schema, libraries.", "headers": VERSION_HEADER},
+    200: {
+        "description": "Version, metrics, interval coverage, input schema, libraries (the manifest, less where its "
+        "training data came from).",
+        "headers": VERSION_HEADER,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
     422: NO_INPUT,
     503: UNAVAILABLE,
 }

@@ -42,8 +42,9 @@ def field_names(spec: ModelSpec) -> set[str]:
 
 def mentions(path: Path, names: set[str]) -> list[str]:
     text = path.read_text(encoding="utf-8")
+    shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path.name
     return [
-        f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path.name}:{text.count(chr(10), 0, m.start()) + 1}: {name}"
+        f"{shown}:{text.count(chr(10), 0, m.start()) + 1}: {name}"
         for name in sorted(names)
         for m in re.finditer(rf"\b{re.escape(name)}\b", text)
     ]

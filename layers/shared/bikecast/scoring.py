@@ -1,14 +1,12 @@
 """What a published model computes, read from its manifest's ``serving`` section and its tree file:
 
     raw      = trees(features) + each linear term
-    value    = raw, or exp(raw) - 1 for a model fitted on log(1 + target)            ("transform")
-    interval = the calibrated interval around each value                           ("interval")
+    value    = raw; exp(raw) for a model fitted on log(target); exp(raw) - 1 on log(1 + target)   ("transform")
+    interval = value -/+ q * sqrt(value) ("sqrt", for counts) or value -/+ q ("constant"), q calibrated in
+               training, one per level of a feature if ``by`` is given                          ("interval")
 
 A linear term is ``clip(x, low, high) * c``, where ``c`` is one coefficient or, with ``by``, a coefficient per
 level of another feature (growth that differs by month, say). It carries what a tree cannot: a trend.
-
-An interval is either ``log`` (the transform of raw + lower .. raw + upper: a multiplicative band) or ``sqrt``
-(value -/+ q * sqrt(value): a band that widens like a count's noise).
 
 Explanations (``explain``) are exact Shapley values: path-dependent TreeSHAP for the trees (``bikecast.explain``),
 and for a linear term the closed form of its game over the training distribution of its features (independent
@@ -36,8 +34,8 @@ from bikecast.trees import TREES_FORMAT, TreeEnsemble, TreesInvalid
 
 # Larger than any forecast a model of counts or amounts makes, small enough to stay exact as an integer.
 MAX_VALUE = 1e15
-TRANSFORMS = ("identity", "log1p")
-INTERVALS = ("log", "sqrt")
+TRANSFORMS = ("identity", "log", "log1p")
+INTERVALS = ("sqrt", "constant")
 
 
 class ServingInvalid(ValueError):
@@ -109,13 +107,33 @@ class Linear:
 
 @dataclass(frozen=True)
 class Interval:
-    kind: str  # "log" or "sqrt"
-    lower: float  # log: raw-space offsets; sqrt: -q
-    upper: float  # sqrt: +q
-    level: float
+    """``value -/+ q * spread``: spread ``sqrt(value)`` ("sqrt") or 1 ("constant"); ``q`` per level of feature
+    ``by`` in ``table`` (``q`` for a level not in it)."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "lower": self.lower, "upper": self.upper, "level": self.level}
+    kind: str
+    q: float
+    level: float
+    by: int | None = None
+    table: Mapping[float, float] = field(default_factory=dict)
+
+    def around(self, values: NDArray[np.float64], matrix: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
+        q: NDArray[np.float64] | float = self.q
+        if self.by is not None:
+            levels = matrix[:, self.by]
+            q = np.full(len(levels), self.q)
+            for level, value in self.table.items():
+                q[levels == level] = value
+        spread = np.sqrt(np.clip(values, 0, None)) if self.kind == "sqrt" else 1.0
+        return values - q * spread, values + q * spread
+
+    def widest(self) -> float:
+        return max([self.q, *self.table.values()])
+
+    def as_dict(self, names: Sequence[str]) -> dict[str, Any]:
+        described: dict[str, Any] = {"kind": self.kind, "q": self.q, "level": self.level}
+        if self.by is not None:
+            described |= {"by": names[self.by], "table": [[level, q] for level, q in sorted(self.table.items())]}
+        return described
 
 
 @dataclass
@@ -133,16 +151,12 @@ class Scorer:
         return raw
 
     def values(self, raw: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.expm1(raw) if self.transform == "log1p" else raw
+        return output_values(raw, self.transform)
 
-    def intervals(self, raw: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
-        if self.interval is None:
-            return None
-        if self.interval.kind == "log":
-            return self.values(raw + self.interval.lower), self.values(raw + self.interval.upper)
-        values = self.values(raw)
-        spread = np.sqrt(np.clip(values, 0, None))
-        return values + self.interval.lower * spread, values + self.interval.upper * spread
+    def intervals(
+        self, values: NDArray[np.float64], matrix: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], ...] | None:
+        return None if self.interval is None else self.interval.around(values, matrix)
 
     def explain(self, matrix: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         """(baseline, contributions per feature column) in raw space: baseline + row sum = raw."""
@@ -165,9 +179,10 @@ class Scorer:
             low, high = low + term_low, high + term_high
         ends = self.values(np.array([low, high]))
         if self.interval is not None:
-            bounds = self.intervals(np.array([low, high]))
-            assert bounds is not None
-            ends = np.concatenate([ends, bounds[0], bounds[1]])
+            spread = np.sqrt(np.clip(ends, 0, None)) if self.interval.kind == "sqrt" else np.ones(2)
+            ends = np.concatenate(
+                [ends, ends - self.interval.widest() * spread, ends + self.interval.widest() * spread]
+            )
         return float(ends.min()), float(ends.max())
 
     @classmethod
@@ -189,7 +204,7 @@ class Scorer:
         try:
             trees = TreeEnsemble.from_bytes(tree_file, len(feature_names))
             linear = tuple(_linear(term, list(feature_names)) for term in serving.get("linear") or ())
-            interval = _interval(serving.get("interval"))
+            interval = _interval(serving.get("interval"), list(feature_names))
         except TreesInvalid as error:
             raise ServingInvalid(str(error)) from None
         scorer = cls(trees, linear, transform, interval)
@@ -221,19 +236,28 @@ def _linear(term: Any, feature_names: list[str]) -> Linear:
     return Linear(feature_names.index(name), coefficient_, low_, high_, mean_, by_index, table, mean_coefficient)
 
 
-def _interval(spec: Any) -> Interval | None:
+def output_values(raw: NDArray[np.float64], transform: str) -> NDArray[np.float64]:
+    """A model's values from its raw output (the inverse of its target transform)."""
+    if transform == "log":
+        return np.exp(raw)
+    if transform == "log1p":
+        return np.expm1(raw)
+    return raw
+
+
+def _interval(spec: Any, feature_names: list[str]) -> Interval | None:
     if spec is None:
         return None
     try:
-        kind = str(spec.get("kind", "log"))
-        lower, upper, level = float(spec["lower"]), float(spec["upper"]), float(spec["level"])
+        kind, q, level = str(spec["kind"]), float(spec["q"]), float(spec["level"])
+        by = spec.get("by")
+        table = {float(value): float(quantile) for value, quantile in spec.get("table") or ()}
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise TreesInvalid("the interval is not {kind, lower, upper, level}") from None
-    if kind not in INTERVALS or not (
-        math.isfinite(lower) and math.isfinite(upper) and lower <= upper and 0 < level < 1
-    ):
-        raise TreesInvalid(f"the interval {kind} [{lower}, {upper}] at level {level} is not usable")
-    return Interval(kind, lower, upper, level)
+        raise TreesInvalid("the interval is not {kind, q, level[, by, table]}") from None
+    usable = kind in INTERVALS and 0 < level < 1 and all(math.isfinite(v) and v >= 0 for v in (q, *table.values()))
+    if not usable or (by is not None and by not in feature_names):
+        raise TreesInvalid(f"the interval {kind} q={q} at level {level} is not usable")
+    return Interval(kind, q, level, None if by is None else feature_names.index(by), table)
 
 
 def _short(value: Any) -> str:

@@ -287,12 +287,13 @@ class Predictor:
         batch = rows.batch_of(self.spec.row, instances)
         warnings: list[Warning] = [*self.spec.derive(batch), *out_of_range(self.spec, batch, model.ranges)]
         matrix = self.spec.features(batch)
-        raw = model.scorer.raw(matrix)
-        predictions = self.answer(model.scorer.values(raw))
-        bounds = model.scorer.intervals(raw)
+        values = model.scorer.values(model.scorer.raw(matrix))
+        predictions = self.answer(values)
+        bounds = model.scorer.intervals(values, matrix)
         intervals = None
         if bounds is not None:
-            intervals = list(zip(self.answer(bounds[0]), self.answer(bounds[1]), strict=True))
+            lower, upper = self.spec.answer.bounds(*(sane(bound) for bound in bounds))
+            intervals = list(zip(lower, upper, strict=True))
         warnings.sort(key=lambda found: found.row)
         shown, more = warnings[:MAX_WARNINGS], max(0, len(warnings) - MAX_WARNINGS)
         level = model.scorer.interval.level if model.scorer.interval else None
@@ -309,10 +310,14 @@ class Predictor:
         return [Explanation(baseline, dict(zip(names, row, strict=True))) for row in folded.tolist()]
 
     def answer(self, values: NDArray[np.float64]) -> list[int] | list[float]:
-        """The spec's answers; a value that is not finite or is absurdly large is a server fault, not a forecast."""
-        if not (np.isfinite(values).all() and (np.abs(values) <= MAX_VALUE).all()):
-            raise ModelUnavailable("the model returned a forecast that is not a finite number")
-        return self.spec.answer(values)
+        return self.spec.answer(sane(values))
+
+
+def sane(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Model values as they are; one that is not finite or is absurdly large is a server fault, not a forecast."""
+    if not (np.isfinite(values).all() and (np.abs(values) <= MAX_VALUE).all()):
+        raise ModelUnavailable("the model returned a forecast that is not a finite number")
+    return values
 
 
 class Service:

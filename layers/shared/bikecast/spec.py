@@ -76,6 +76,14 @@ class Answer:
             return np.rint(values).astype(np.int64).tolist()  # type: ignore[no-any-return]
         return values.tolist()  # type: ignore[no-any-return]
 
+    def bounds(self, lower: NDArray[np.float64], upper: NDArray[np.float64]) -> tuple[list[Any], list[Any]]:
+        """An interval's bounds as answers: whole numbers round outwards (floor, ceil), so it never narrows."""
+        if self.minimum is not None:
+            lower, upper = np.clip(lower, self.minimum, None), np.clip(upper, self.minimum, None)
+        if self.integer:
+            return np.floor(lower).astype(np.int64).tolist(), np.ceil(upper).astype(np.int64).tolist()
+        return lower.tolist(), upper.tolist()
+
 
 @dataclass(frozen=True)
 class TrainingData:
@@ -92,20 +100,50 @@ class TrainingData:
 
 
 @dataclass(frozen=True)
+class Growth:
+    """Steady growth along a trend feature (years: 0, 1, ...), which a tree cannot carry forward, fitted outside
+    the trees as ``clip(trend) x log g[by]`` in the log output space.
+
+    Growth is taken to be constant in the target's units per time unit (rentals per day, say) between the first
+    and the last trend level in the training data: ``delta``, the mean difference of the daily totals over the
+    levels of ``by`` that both years cover for at least ``min_units`` time units; expressed per level of ``by`` as
+    the factor ``g = 1 + delta / L`` (``L``: that level's mean daily total in the first year). With ``adjusted``,
+    the difference is of residuals from a helper model fitted on the first year (weather does not count as growth).
+    Beyond the trend levels seen in training the last level's growth is held (the range check warns)."""
+
+    feature: str
+    by: str
+    adjusted: bool = False
+    min_units: int = 20
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How the intervals are calibrated: split-conformal quantiles of forward errors. The recipe is refitted at
+    origins every ``step_months`` months in the year before the chronological holdout and forecasts the next
+    ``horizon_months``; the score of a forecast is ``|y - value| / sqrt(value)`` (``scale`` "sqrt": counts) or
+    ``|y - value|`` ("constant"), with one quantile per level of ``by`` if given. A spec without time is calibrated
+    on 5-fold cross-validated errors instead."""
+
+    step_months: int = 1
+    horizon_months: int = 4
+    scale: str = "sqrt"
+    by: str | None = None
+
+
+@dataclass(frozen=True)
 class Recipe:
     """How the model is trained: gradient-boosted trees (scikit-learn's ``GradientBoostingRegressor`` with these
     parameters, squared error), which the serving format holds as plain arrays.
 
-    ``target`` "log1p" fits log(1 + y) and serves exp(raw) - 1 (multiplicative effects, and explanations that
-    multiply); ``trend`` names a feature carrying steady growth, fitted as ``coefficient x feature`` outside the
-    trees (a tree cannot carry growth forward), with the feature clipped to the range seen in training unless
-    ``trend_beyond_training``. ``baseline`` is a reference model's feature function (a random forest on it), or
-    None for the training mean."""
+    ``target`` "log" fits log(max(y, 1)) and serves exp(raw) (multiplicative effects, explanations that
+    multiply), "log1p" fits log(1 + y); ``growth`` (a trend) is fitted outside the trees; ``baseline`` is a
+    reference model's feature function (a random forest on it), or None for the training mean."""
 
     params: Mapping[str, Any]
     target: str = "identity"
-    trend: str | None = None
-    trend_beyond_training: bool = False
+    growth: Growth | None = None
+    calibration: Calibration = Calibration()
     holdout_days: int = 122
     interval_level: float = 0.8
     baseline: Callable[[Batch], Matrix] | None = None
@@ -120,6 +158,8 @@ class Card:
     unit: str  # what one forecast counts, e.g. "rentals per day"
     about: str
     limits: Sequence[str] = ()
+    # Days also reported apart in every holdout (name -> ISO dates), e.g. a storm that closed the city.
+    notable_days: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

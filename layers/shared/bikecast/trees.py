@@ -19,6 +19,7 @@ found by one ``searchsorted``, so a batch costs one table lookup per feature ins
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,9 +69,13 @@ class TreeEnsemble:
         object.__setattr__(self, "_scorer", _LeafMasks.from_nodes(self))
 
     @classmethod
-    def from_gradient_boosting(cls, model: Any) -> TreeEnsemble:
-        """From a fitted ``sklearn.ensemble.GradientBoostingRegressor`` (squared-error loss)."""
+    def from_gradient_boosting(
+        cls, model: Any, columns: Sequence[int] | None = None, n_features: int | None = None
+    ) -> TreeEnsemble:
+        """From a fitted ``sklearn.ensemble.GradientBoostingRegressor`` (squared-error loss). A model fitted on
+        some ``columns`` of an ``n_features``-wide matrix has its splits mapped onto that matrix's columns."""
         trees = [estimator[0].tree_ for estimator in model.estimators_]
+        mapping = np.asarray(list(columns) if columns is not None else range(model.n_features_in_), dtype=np.intp)
         count, width = len(trees), max(tree.node_count for tree in trees)
         feature = np.zeros((count, width), np.intp)
         threshold = np.full((count, width), np.inf)
@@ -82,14 +87,14 @@ class TreeEnsemble:
             n = tree.node_count
             leaf = tree.children_left[:n] == -1
             itself = np.arange(n)
-            feature[i, :n] = np.where(leaf, 0, tree.feature[:n])
+            feature[i, :n] = np.where(leaf, 0, mapping[np.maximum(tree.feature[:n], 0)])
             threshold[i, :n] = np.where(leaf, np.inf, tree.threshold[:n])
             left[i, :n] = np.where(leaf, itself, tree.children_left[:n])
             right[i, :n] = np.where(leaf, itself, tree.children_right[:n])
             value[i, :n] = tree.value[:n, 0, 0] * model.learning_rate
             cover[i, :n] = tree.weighted_n_node_samples[:n]
         base = float(np.ravel(model.init_.constant_)[0])
-        return cls(feature, threshold, left, right, value, cover, base, int(model.n_features_in_))
+        return cls(feature, threshold, left, right, value, cover, base, n_features or int(model.n_features_in_))
 
     @property
     def trees(self) -> int:

@@ -32,8 +32,8 @@ def test_daily_features_keep_their_order_and_derive_the_calendar() -> None:
     assert DAILY.derive(completed) == []
     matrix = DAILY.features(completed)
     assert dict(zip(DAILY.feature_names, matrix[0], strict=True)) == {
-        "season": 3, "yr": 1, "mnth": 7, "holiday": 1, "workingday": 0, "weathersit": 1,
-        "temp": 0.8, "atemp": 0.75, "hum": 0.6, "windspeed": 0.1, "dayofyear": 185,
+        "season": 3, "mnth": 7, "holiday": 1, "workingday": 0, "weathersit": 1, "temp": 0.8, "hum": 0.6,
+        "windspeed": 0.1, "dayofyear": 185, "yr": 1,
     }  # fmt: skip
 
 
