@@ -70,9 +70,8 @@ def importance(spec: ModelSpec, fitted: Fitted, data: Labelled) -> dict[str, flo
     matrix = spec.features(data.subset(np.sort(rows)).batch)
     _, contributions = fitted.scorer().explain(matrix)
     found = {}
-    for name, group in zip(spec.input_fields, spec.explanation_groups(), strict=True):
-        if group:
-            found[name] = round(float(np.mean(np.abs(contributions[:, group].sum(axis=1)))), 6)
+    for name, group in spec.explanation_groups():
+        found[name] = round(float(np.mean(np.abs(contributions[:, group].sum(axis=1)))), 6)
     return dict(sorted(found.items(), key=lambda item: -item[1]))
 
 
@@ -108,7 +107,7 @@ def plots(spec: ModelSpec, evaluation: Evaluation | None, interval: Interval | N
                 series.axvline(np.datetime64(day), color="#d62728", linestyle=":", linewidth=1)
             series.text(np.datetime64(days[0]), series.get_ylim()[1] * 0.97, f" {name}", color="#d62728", fontsize=8)
         series.set_title(f"{spec.card.title}, holdout {evaluation.split.description}", fontsize=10)
-        series.set_ylabel(spec.card.unit if one_row_each else f"{spec.answer.unit} per {time}, summed")
+        series.set_ylabel(spec.card.unit if one_row_each else f"{spec.answer.unit}, summed per {time}")
         series.legend(loc="lower left", fontsize=8)
         series.tick_params(axis="x", rotation=30)
     top = float(max(actual.max(), predicted.max())) * 1.05

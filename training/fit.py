@@ -9,6 +9,7 @@ row before anything is published.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import math
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ from sklearn.model_selection import KFold, train_test_split
 
 from bikecast.rows import Batch
 from bikecast.scoring import Interval, Linear, Scorer, output_values
-from bikecast.spec import Growth, Matrix, ModelSpec
+from bikecast.spec import Growth, Matrix, ModelSpec, feature_matrix
 from bikecast.trees import TreeEnsemble
 from training.data import Labelled
 
@@ -75,7 +76,8 @@ def fit(spec: ModelSpec, data: Labelled) -> Fitted:
     trend = None if recipe.growth is None else spec.feature_names.index(recipe.growth.feature)
     columns = [j for j in range(len(spec.feature_names)) if j != trend]
     estimator = GradientBoostingRegressor(**recipe.params).fit(matrix[:, columns], raw_target)
-    return Fitted(spec.name, spec.feature_names, spec.features, estimator, columns, recipe.target, growth)
+    features = functools.partial(feature_matrix, names=spec.feature_names, derived=spec.derived)
+    return Fitted(spec.name, spec.feature_names, features, estimator, columns, recipe.target, growth)
 
 
 # -- growth --------------------------------------------------------------------------------------------------------
@@ -238,9 +240,9 @@ def fit_baseline(spec: ModelSpec, train: Labelled) -> Callable[[Labelled], Value
         mean = float(np.mean(train.target))
         return lambda data: np.full(len(data), mean)
     forest = RandomForestRegressor(n_estimators=100, random_state=RANDOM_STATE, n_jobs=1)
-    forest.fit(spec.recipe.baseline(train.batch), train.target)
-    baseline = spec.recipe.baseline
-    return lambda data: np.asarray(forest.predict(baseline(data.batch)), dtype=np.float64)
+    names = spec.recipe.baseline
+    forest.fit(spec.features(train.batch, names), train.target)
+    return lambda data: np.asarray(forest.predict(spec.features(data.batch, names)), dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def problems(upload: Labelled, current: ServingModel | None, shift_limit: float,
     scale = current.residual_scale
     if scale is None:
         return [*found]  # a version published before it recorded its typical error: nothing to measure against
-    raw = current.scorer.raw(upload.spec.features(upload.batch))
+    raw = current.scorer.raw(current.matrix(upload.batch))
     distance = (to_raw(target, current.scorer.transform) - raw) / scale
     expected = current.scorer.values(raw)
     if len(target) >= MIN_ROWS_FOR_LEVEL:

@@ -57,7 +57,7 @@ def unservable(candidate: Artifact) -> str | None:
         tree_file = candidate.files.get(str(serving.get("file")))
         if serving.get("format") == "none" or tree_file is None:
             return f"not servable: {serving.get('reason', 'no serving format was exported')}"
-        Scorer.load(serving, tree_file, candidate.spec.feature_names)
+        Scorer.load(serving, tree_file, candidate.spec.computable)
     except (ServingInvalid, TreesInvalid) as error:
         return f"not servable: {error}"
     return None

@@ -191,7 +191,7 @@ def export(
             "linear": [term.as_dict(spec.feature_names) for term in scorer.linear],
             "interval": None if scorer.interval is None else scorer.interval.as_dict(spec.feature_names),
         }
-        loaded = Scorer.load(serving, tree_file, spec.feature_names)
+        loaded = Scorer.load(serving, tree_file, spec.computable)
     except (TreesInvalid, ServingInvalid, ValueError) as error:
         progress(f"no serving format ({error}); this version cannot serve")
         return {"format": "none", "reason": f"no serving format for this model: {error}"}

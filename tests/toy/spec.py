@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bikecast.fields import Integer, Number
 from bikecast.rows import Batch
-from bikecast.spec import Answer, Card, Contradiction, Matrix, ModelSpec, Recipe, TrainingData
+from bikecast.spec import Answer, Card, Contradiction, Derived, Matrix, ModelSpec, Recipe, TrainingData
 
 
 class MachineRow(BaseModel):
@@ -28,9 +28,8 @@ class MachineLabels(MachineRow):
 FEATURES = ("utilisation", "fan_level", "room_celsius", "room_celsius_squared")
 
 
-def features(batch: Batch) -> Matrix:
-    room = batch["room_celsius"]
-    return np.column_stack([batch["utilisation"], batch["fan_level"], room, room**2])
+def room_squared(batch: Batch) -> Matrix:
+    return batch["room_celsius"] ** 2
 
 
 def derive(batch: Batch) -> list[Contradiction]:
@@ -43,8 +42,7 @@ SPEC = ModelSpec(
     row=MachineRow,
     derive=derive,
     feature_names=FEATURES,
-    features=features,
-    feature_sources={"room_celsius_squared": "room_celsius"},
+    derived={"room_celsius_squared": Derived("room_celsius", room_squared)},
     range_checked=("utilisation", "room_celsius"),
     answer=Answer(integer=False, minimum=None, unit="°C"),
     data=TrainingData(labels=MachineLabels, target="core_celsius", key=("machine_id",)),

@@ -21,8 +21,9 @@ request: the feature names and count must be the function's own, and no input ca
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,14 +62,14 @@ class Linear:
     table: Mapping[float, float] = field(default_factory=dict)
     mean_coefficient: float = 0.0
 
+    @functools.cached_property
+    def _lookup(self) -> Table:
+        return Table.of(self.table, self.coefficient)
+
     def coefficients(self, matrix: NDArray[np.float64]) -> NDArray[np.float64] | float:
         if self.by is None:
             return self.coefficient
-        levels = matrix[:, self.by]
-        result = np.full(len(levels), self.coefficient)
-        for level, value in self.table.items():
-            result[levels == level] = value
-        return result
+        return self._lookup(matrix[:, self.by])
 
     def term(self, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
         x = np.clip(matrix[:, self.feature], self.low, self.high)
@@ -119,12 +120,13 @@ class Interval:
     def around(self, values: NDArray[np.float64], matrix: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
         q: NDArray[np.float64] | float = self.q
         if self.by is not None:
-            levels = matrix[:, self.by]
-            q = np.full(len(levels), self.q)
-            for level, value in self.table.items():
-                q[levels == level] = value
+            q = self._lookup(matrix[:, self.by])
         spread = np.sqrt(np.clip(values, 0, None)) if self.kind == "sqrt" else 1.0
         return values - q * spread, values + q * spread
+
+    @functools.cached_property
+    def _lookup(self) -> Table:
+        return Table.of(self.table, self.q)
 
     def widest(self) -> float:
         return max([self.q, *self.table.values()])
@@ -142,6 +144,7 @@ class Scorer:
     linear: tuple[Linear, ...] = ()
     transform: str = "identity"
     interval: Interval | None = None
+    feature_names: tuple[str, ...] = ()  # the columns of the matrix it reads, by name
     _explainer: TreeExplainer | None = field(default=None, repr=False, compare=False)
 
     def raw(self, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -186,16 +189,17 @@ class Scorer:
         return float(ends.min()), float(ends.max())
 
     @classmethod
-    def load(cls, serving: Mapping[str, Any], tree_file: bytes, feature_names: Sequence[str]) -> Scorer:
-        """Check the serving section against the function's own feature names, then load and check the trees."""
+    def load(cls, serving: Mapping[str, Any], tree_file: bytes, computable: Callable[[Sequence[str]], bool]) -> Scorer:
+        """Check that the function can compute every feature the model was exported for (``computable``), then
+        load and check the trees against that feature count."""
         if serving.get("format") != TREES_FORMAT:
             raise ServingInvalid(f"serving format {serving.get('format')!r} is not {TREES_FORMAT!r}")
         recorded = serving.get("features")
-        if list(recorded or []) != list(feature_names):
-            ours = _short(feature_names)
+        if not isinstance(recorded, list) or not recorded or not computable(recorded):
             raise ServingInvalid(
-                f"the model was exported for features {_short(recorded)}; this function computes {ours}"
+                f"the model was exported for features {_short(recorded)}, which this function cannot compute"
             )
+        feature_names = [str(name) for name in recorded]
         if serving.get("n_features", len(feature_names)) != len(feature_names):
             raise ServingInvalid(f"the model expects {serving.get('n_features')!r} features, not {len(feature_names)}")
         transform = serving.get("transform", "identity")
@@ -203,11 +207,11 @@ class Scorer:
             raise ServingInvalid(f"unknown output transform {transform!r}")
         try:
             trees = TreeEnsemble.from_bytes(tree_file, len(feature_names))
-            linear = tuple(_linear(term, list(feature_names)) for term in serving.get("linear") or ())
-            interval = _interval(serving.get("interval"), list(feature_names))
+            linear = tuple(_linear(term, feature_names) for term in serving.get("linear") or ())
+            interval = _interval(serving.get("interval"), feature_names)
         except TreesInvalid as error:
             raise ServingInvalid(str(error)) from None
-        scorer = cls(trees, linear, transform, interval)
+        scorer = cls(trees, linear, transform, interval, tuple(feature_names))
         low, high = scorer.value_bounds()
         if not (math.isfinite(low) and math.isfinite(high) and max(abs(low), abs(high)) <= MAX_VALUE):
             raise ServingInvalid(f"the model can output values from {low:.3g} to {high:.3g}, beyond {MAX_VALUE:.0e}")
@@ -234,6 +238,26 @@ def _linear(term: Any, feature_names: list[str]) -> Linear:
     by_index = None if by is None else feature_names.index(by)
     coefficient_, low_, high_, mean_ = numbers
     return Linear(feature_names.index(name), coefficient_, low_, high_, mean_, by_index, table, mean_coefficient)
+
+
+@dataclass(frozen=True)
+class Table:
+    """Values by level, for whole columns at once: a sorted search, not a pass per level."""
+
+    keys: NDArray[np.float64]
+    values: NDArray[np.float64]
+    default: float
+
+    @classmethod
+    def of(cls, table: Mapping[float, float], default: float) -> Table:
+        keys = sorted(table)
+        return cls(np.array(keys + [np.inf]), np.array([table[k] for k in keys] + [default]), default)
+
+    def __call__(self, levels: NDArray[np.float64]) -> NDArray[np.float64]:
+        at = self.keys.searchsorted(levels)
+        at[at >= len(self.keys)] = len(self.keys) - 1
+        found: NDArray[np.float64] = np.where(self.keys[at] == levels, self.values[at], self.default)
+        return found
 
 
 def output_values(raw: NDArray[np.float64], transform: str) -> NDArray[np.float64]:

@@ -105,9 +105,13 @@ class ServingModel:
                     return float(mae)
         return None
 
+    def matrix(self, batch: Batch) -> NDArray[np.float64]:
+        """The features this version was exported for, from a completed batch."""
+        return self.spec.features(batch, self.scorer.feature_names)
+
     def predict(self, batch: Batch) -> NDArray[np.float64]:
         """Model values (before the spec's answer rounding) for a completed batch."""
-        return self.scorer.values(self.scorer.raw(self.spec.features(batch)))
+        return self.scorer.values(self.scorer.raw(self.matrix(batch)))
 
 
 def training_ranges(spec: ModelSpec, manifest: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
@@ -172,7 +176,7 @@ def load_version(spec: ModelSpec, registry: ModelRegistry, version: str) -> Serv
         artifact.verify(data, str(serving["sha256"]), "tree file")
     except (KeyError, TypeError):
         raise ServingInvalid("the serving section names no tree file and checksum") from None
-    return ServingModel(spec, version, manifest, Scorer.load(serving, data, spec.feature_names))
+    return ServingModel(spec, version, manifest, Scorer.load(serving, data, spec.computable))
 
 
 @dataclass(frozen=True)
@@ -286,7 +290,7 @@ class Predictor:
         model = self.current()
         batch = rows.batch_of(self.spec.row, instances)
         warnings: list[Warning] = [*self.spec.derive(batch), *out_of_range(self.spec, batch, model.ranges)]
-        matrix = self.spec.features(batch)
+        matrix = model.matrix(batch)
         values = model.scorer.values(model.scorer.raw(matrix))
         predictions = self.answer(values)
         bounds = model.scorer.intervals(values, matrix)
@@ -303,8 +307,7 @@ class Predictor:
     def explain(self, model: ServingModel, matrix: NDArray[np.float64]) -> list[Explanation]:
         """Each row's contributions per input field (a derived feature's folded onto the field it comes from)."""
         baseline, contributions = model.scorer.explain(matrix)
-        groups = self.spec.explanation_groups()
-        used = [(name, group) for name, group in zip(self.spec.input_fields, groups, strict=True) if group]
+        used = self.spec.explanation_groups(model.scorer.feature_names)
         folded = np.column_stack([contributions[:, group].sum(axis=1) for _, group in used])
         names = [name for name, _ in used]
         return [Explanation(baseline, dict(zip(names, row, strict=True))) for row in folded.tolist()]

@@ -8,8 +8,9 @@ A spec holds:
   the tests' strategies all derive from it;
 - ``derive``: fills the optional fields a request left out from the others (in place, on the column batch), and
   names given values that contradict what it would derive (they are used as given, with a warning);
-- ``features``: the feature function (numpy, shared by training and serving) and, per feature, the input field
-  it comes from (explanations are folded back onto those fields);
+- ``feature_names`` and ``derived``: the features, by name: numeric input fields, and features derived from one
+  field each by numpy functions (shared by training and serving; explanations are folded back onto the fields);
+  a published version records its names, and is served with them;
 - ``answer``: how model outputs become answers (e.g. whole, non-negative counts);
 - ``data``: how training CSVs are read and keyed (one row per key; the newest upload wins), the target, the label
   columns and their invariants;
@@ -85,6 +86,10 @@ class Answer:
         return lower.tolist(), upper.tolist()
 
 
+def no_problems(batch: Batch) -> Sequence[tuple[int, str]]:
+    return ()
+
+
 @dataclass(frozen=True)
 class TrainingData:
     """How training CSVs are read: ``labels`` is the row model plus the label columns (the target, and any others
@@ -95,7 +100,7 @@ class TrainingData:
     target: str
     key: tuple[str, ...]
     time: str | None = None
-    check: Callable[[Batch], Sequence[tuple[int, str]]] = lambda batch: ()
+    check: Callable[[Batch], Sequence[tuple[int, str]]] = no_problems
     bundled: str | None = None  # the data set shipped with the project (a file name under data/)
 
 
@@ -137,8 +142,8 @@ class Recipe:
     parameters, squared error), which the serving format holds as plain arrays.
 
     ``target`` "log" fits log(max(y, 1)) and serves exp(raw) (multiplicative effects, explanations that
-    multiply), "log1p" fits log(1 + y); ``growth`` (a trend) is fitted outside the trees; ``baseline`` is a
-    reference model's feature function (a random forest on it), or None for the training mean."""
+    multiply), "log1p" fits log(1 + y); ``growth`` (a trend) is fitted outside the trees; ``baseline`` names the
+    features of a reference model (a random forest on them), or None for the training mean."""
 
     params: Mapping[str, Any]
     target: str = "identity"
@@ -146,7 +151,7 @@ class Recipe:
     calibration: Calibration = Calibration()
     holdout_days: int = 122
     interval_level: float = 0.8
-    baseline: Callable[[Batch], Matrix] | None = None
+    baseline: tuple[str, ...] | None = None  # a random forest's features; None: the training mean
     baseline_name: str = "the training mean"
 
 
@@ -163,26 +168,34 @@ class Card:
 
 
 @dataclass(frozen=True)
+class Derived:
+    """A feature computed from one input field (e.g. the day of the year from a date); ``compute`` must be a
+    module-level function (fitted models pickle a reference to it)."""
+
+    source: str
+    compute: Callable[[Batch], NDArray[np.float64]]
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     summary: str
     row: type[BaseModel]
     derive: Callable[[Batch], list[Contradiction]]
-    feature_names: tuple[str, ...]
-    features: Callable[[Batch], Matrix]
+    feature_names: tuple[str, ...]  # what the recipe trains on; a published version keeps its own list
     answer: Answer
     data: TrainingData
     recipe: Recipe
     card: Card
-    feature_sources: Mapping[str, str] = field(default_factory=dict)  # feature -> input field, when not the same
+    derived: Mapping[str, Derived] = field(default_factory=dict)  # features beyond the numeric input fields
     range_checked: tuple[str, ...] = ()  # fields whose training range is recorded; outside it, a warning
 
     def __post_init__(self) -> None:
         if not NAME.fullmatch(self.name) or self.name in RESERVED_NAMES:
             raise ValueError(f"model name {self.name!r}: lower-case letters, digits and '-', not a reserved name")
-        unknown = {self.feature_sources.get(f, f) for f in self.feature_names} - set(self.input_fields)
+        unknown = [name for name in self.feature_names if not self.computable([name])]
         if unknown:
-            raise ValueError(f"spec {self.name}: features come from fields the row does not have: {sorted(unknown)}")
+            raise ValueError(f"spec {self.name}: features it cannot compute from its row: {unknown}")
 
     @property
     def input_fields(self) -> tuple[str, ...]:
@@ -192,15 +205,34 @@ class ModelSpec:
     def required_fields(self) -> tuple[str, ...]:
         return tuple(rule.name for rule in rules(self.row) if rule.required)
 
-    def source_of(self, feature: str) -> str:
-        return self.feature_sources.get(feature, feature)
+    def computable(self, names: Sequence[str]) -> bool:
+        """Whether every named feature is a numeric input field or a derived feature of this spec."""
+        numeric = {rule.name for rule in rules(self.row) if rule.kind != "date"}
+        return all(isinstance(name, str) and (name in numeric or name in self.derived) for name in names)
 
-    def explanation_groups(self) -> list[list[int]]:
-        """For each input field, the feature columns that come from it (in ``input_fields`` order)."""
-        return [
-            [j for j, feature in enumerate(self.feature_names) if self.source_of(feature) == name]
-            for name in self.input_fields
+    def features(self, batch: Batch, names: Sequence[str] | None = None) -> Matrix:
+        """The feature matrix of a completed batch, columns in ``names`` order (default: ``feature_names``)."""
+        return feature_matrix(batch, names or self.feature_names, self.derived)
+
+    def source_of(self, feature: str) -> str:
+        return self.derived[feature].source if feature in self.derived else feature
+
+    def explanation_groups(self, names: Sequence[str] | None = None) -> list[tuple[str, list[int]]]:
+        """Each input field that feeds the model, with the feature columns that come from it."""
+        columns = list(names or self.feature_names)
+        groups = [
+            (field, [j for j, f in enumerate(columns) if self.source_of(f) == field]) for field in self.input_fields
         ]
+        return [(field, group) for field, group in groups if group]
+
+
+def feature_matrix(batch: Batch, names: Sequence[str], derived: Mapping[str, Derived]) -> Matrix:
+    """Named columns side by side as float64 (a one-row request is ~50 numpy calls: no ``np.column_stack``)."""
+    first = next(iter(batch.values()))
+    matrix = np.empty((len(first), len(names)))
+    for index, name in enumerate(names):
+        matrix[:, index] = derived[name].compute(batch) if name in derived else batch[name]
+    return matrix
 
 
 DEFAULT_SPECS = "bikecast.bikes.daily:SPEC,bikecast.bikes.hourly:SPEC"

@@ -19,7 +19,7 @@ from training.data import Labelled
 
 @pytest.fixture(scope="module")
 def scorer(built_artifact: publish.Artifact) -> Scorer:
-    return Scorer.load(serving_section(built_artifact.manifest), built_artifact.files[TREES_FILE], DAILY.feature_names)
+    return Scorer.load(serving_section(built_artifact.manifest), built_artifact.files[TREES_FILE], DAILY.computable)
 
 
 def test_agrees_with_scikit_learn_on_every_row(

@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from bikecast.store import S3Store
-from tests.conftest import BUCKET, EVENTS, FakeLambdaContext, load_event, put_in_place
+from tests.conftest import BUCKET, EVENTS, REPO, FakeLambdaContext, load_event, put_in_place
 from training import publish
 
 SEED_ACTUAL = {"0": 985, "1": 801, "2": 1349}
@@ -154,3 +154,30 @@ def test_body_over_the_byte_limit_is_413_before_parsing(
     assert status == 413
     assert body["details"][0]["field"] == "body"
     assert "at most 1,000 are accepted" in body["message"]
+
+
+LEGACY = REPO / "tests" / "fixtures" / "legacy-daily"  # written by bikecast before model specs (commit c543f9d)
+
+
+def test_a_bucket_written_before_model_specs_is_served_as_it_was(
+    s3: S3Store, lambda_context: FakeLambdaContext
+) -> None:
+    """Same layout, same answers: the old version is served with the features it was exported for."""
+    manifest = json.loads((LEGACY / "manifest.json").read_text())
+    version = manifest["version"]
+    s3.put_new(f"models/versions/{version}/model.trees.npz", (LEGACY / "model.trees.npz").read_bytes(), "x")
+    s3.put_new(f"models/versions/{version}/manifest.json", (LEGACY / "manifest.json").read_bytes(), "x")
+    s3.put_new("models/current.json", json.dumps({"version": version}).encode(), "application/json")
+    app = fresh_app()
+    status, headers, body = call(app, load_event("makecalc-seed"), lambda_context)
+    assert (status, headers["X-Model-Version"]) == (200, version)
+    assert body == {"0": 918, "1": 1013, "2": 1406}  # what that code answered
+    status, _, body = call(app, load_event("predict-batch"), lambda_context)
+    assert status == 200
+    assert "intervals" not in body  # published before intervals were calibrated
+    event = load_event("predict-single")
+    event["body"] = json.dumps(json.loads(event["body"]) | {"explain": True})
+    status, _, body = call(app, event, lambda_context)
+    assert (status, body["details"][0]["field"]) == (422, "explain")
+    assert call(app, load_event("health"), lambda_context)[0] == 200
+    assert call(app, load_event("model"), lambda_context)[2]["version"] == version

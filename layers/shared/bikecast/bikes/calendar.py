@@ -108,8 +108,22 @@ def _holiday_ordinals(year: int) -> NDArray[np.int64]:
     return np.array(sorted(day.toordinal() for day in holidays(year)), dtype=np.int64)
 
 
+# Below this many rows, one cached lookup per row beats ~40 numpy calls (1 row: ~15 us instead of ~350 us).
+VECTORISED_FROM = 64
+
+
+@functools.lru_cache(maxsize=8192)
+def _fields_of(ordinal: int) -> tuple[float, ...]:
+    fields = calendar_fields(dt.date.fromordinal(ordinal))
+    return tuple(float(getattr(fields, name)) for name in CALENDAR_FIELDS)
+
+
 def calendar_columns(ordinals: NDArray[Any]) -> dict[str, NDArray[np.float64]]:
-    """``calendar_fields`` for a column of day ordinals, in a few numpy operations whatever the batch size."""
+    """``calendar_fields`` for a column of day ordinals: cached per day for small batches, else in a few numpy
+    operations whatever the batch size."""
+    if len(ordinals) < VECTORISED_FROM:
+        table = np.array([_fields_of(int(o)) for o in ordinals.tolist()], dtype=np.float64).reshape(-1, 7)
+        return {name: table[:, j] for j, name in enumerate(CALENDAR_FIELDS)}
     days = (np.asarray(ordinals, dtype=np.int64) - _EPOCH).astype("datetime64[D]")
     years = days.astype("datetime64[Y]")
     year = years.astype(np.int64) + 1970

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from bikecast.bikes.common import (
+    DERIVED,
     FIRST_INSTANT,
     LAST_INSTANT,
     SANDY,
@@ -12,11 +13,9 @@ from bikecast.bikes.common import (
     Weather,
     check_counts,
     derive_calendar,
-    matrix_of,
 )
 from bikecast.fields import Integer
-from bikecast.rows import Batch
-from bikecast.spec import Answer, Calibration, Card, Growth, Matrix, ModelSpec, Recipe, TrainingData
+from bikecast.spec import Answer, Calibration, Card, Growth, ModelSpec, Recipe, TrainingData
 
 
 class DailyRow(Weather):
@@ -46,22 +45,13 @@ SEED_FEATURES = (
 )  # fmt: skip
 
 
-def features(batch: Batch) -> Matrix:
-    return matrix_of(batch, FEATURES)
-
-
-def seed_features(batch: Batch) -> Matrix:
-    return matrix_of(batch, SEED_FEATURES)
-
-
 SPEC = ModelSpec(
     name="daily",
     summary="Rentals per day from the day's weather and calendar.",
     row=DailyRow,
     derive=derive_calendar,
     feature_names=FEATURES,
-    features=features,
-    feature_sources={"dayofyear": "dteday"},
+    derived=DERIVED,
     range_checked=("dteday", "yr", "weathersit", "temp", "atemp", "hum", "windspeed"),
     answer=Answer(integer=True, minimum=0.0, unit="rentals"),
     data=TrainingData(
@@ -84,7 +74,7 @@ SPEC = ModelSpec(
         # Forward errors (a forecast made today, judged 1-4 months on), scaled by sqrt(forecast) like count noise.
         calibration=Calibration(step_months=1, horizon_months=4, scale="sqrt"),
         holdout_days=122,
-        baseline=seed_features,
+        baseline=SEED_FEATURES,
         baseline_name="the seed article's random forest (100 trees) on its 12 features",
     ),
     card=Card(

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from bikecast.bikes.common import SANDY, Counts, Weather, check_counts, derive_calendar, matrix_of
+from bikecast.bikes.common import DERIVED, SANDY, Counts, Weather, check_counts, derive_calendar
 from bikecast.fields import Integer
-from bikecast.rows import Batch
-from bikecast.spec import Answer, Calibration, Card, Growth, Matrix, ModelSpec, Recipe, TrainingData
+from bikecast.spec import Answer, Calibration, Card, Growth, ModelSpec, Recipe, TrainingData
 
 
 class HourlyRow(Weather):
@@ -31,22 +30,13 @@ BASELINE_FEATURES = (
 )  # fmt: skip
 
 
-def features(batch: Batch) -> Matrix:
-    return matrix_of(batch, FEATURES)
-
-
-def baseline_features(batch: Batch) -> Matrix:
-    return matrix_of(batch, BASELINE_FEATURES)
-
-
 SPEC = ModelSpec(
     name="hourly",
     summary="Rentals per hour from the hour's weather and the calendar: when rentals peak.",
     row=HourlyRow,
     derive=derive_calendar,
     feature_names=FEATURES,
-    features=features,
-    feature_sources={"dayofyear": "dteday"},
+    derived=DERIVED,
     range_checked=("dteday", "yr", "weathersit", "temp", "atemp", "hum", "windspeed"),
     answer=Answer(integer=True, minimum=0.0, unit="rentals"),
     data=TrainingData(
@@ -73,7 +63,7 @@ SPEC = ModelSpec(
         # One quantile per hour of day: a single one left some hours at 44-72% coverage on inner validation.
         calibration=Calibration(step_months=2, horizon_months=4, scale="sqrt", by="hr"),
         holdout_days=122,
-        baseline=baseline_features,
+        baseline=BASELINE_FEATURES,
         baseline_name="a random forest (100 trees) on the raw fields",
     ),
     card=Card(

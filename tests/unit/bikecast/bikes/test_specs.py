@@ -64,4 +64,4 @@ def test_the_counts_must_add_up() -> None:
 def test_every_feature_comes_from_one_input_field(name: str) -> None:
     spec = load_specs()[name]
     groups = spec.explanation_groups()
-    assert sorted(j for group in groups for j in group) == list(range(len(spec.feature_names)))
+    assert sorted(j for _, group in groups for j in group) == list(range(len(spec.feature_names)))
