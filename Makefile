@@ -7,7 +7,7 @@ SAM := .venv-sam/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export PYENV_VERSION := $(PYTHON_VERSION)
 
-.PHONY: setup emulation demo retrain-demo bench test test-unit lint typecheck check build validate bench clean down
+.PHONY: setup emulation local invoke demo retrain-demo bench test test-unit lint typecheck check build validate bench clean down
 
 $(VENV)/.installed: requirements-dev.txt pyproject.toml
 	@command -v python$(basename $(PYTHON_VERSION)) >/dev/null || { echo "python$(basename $(PYTHON_VERSION)) not found (pyenv install $(PYTHON_VERSION))"; exit 1; }
@@ -38,7 +38,17 @@ emulation:
 demo: setup emulation
 	$(PY) local-emulation/demo.py
 
-## retrain-demo: upload data to the emulated bucket, sam local invoke TrainFunction, API serves the new version
+## local: the local stack, left running: moto_server (MOTO_PORT=5555), upload trigger, sam local start-api
+## (API_PORT=3000) on MODEL_BUCKET (bikecast-models-local), with a model; returns once the API answers
+local: setup emulation
+	$(PY) local-emulation/stack.py up
+
+## invoke: sam local invoke FUNCTION with EVENT against the running local stack (STS answered by its moto_server)
+invoke:
+	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=PredictFunction EVENT=events/makecalc-seed.json"; exit 2; }
+	$(PY) local-emulation/stack.py invoke $(FUNCTION) $(EVENT)
+
+## retrain-demo: a stack of its own; upload data -> TrainFunction runs by itself -> the API serves the new version
 retrain-demo: setup emulation
 	$(PY) local-emulation/retrain_demo.py
 
@@ -66,8 +76,9 @@ validate: setup
 bench: setup build
 	$(PY) benchmarks/run.py
 
-## down: stop the Docker engine this project started (by its pid)
+## down: stop what `make local` started (by pid) and its containers; dockerd only if this project started it
 down:
+	if [ -x $(PY) ]; then $(PY) local-emulation/stack.py down; fi
 	local-emulation/docker.sh down
 
 clean:
