@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, O
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from snapstart import on_restore
 
 import bikecast
 from bikecast import api
@@ -47,6 +48,14 @@ if os.environ.get("ENABLE_SWAGGER", "").strip().lower() == "true":
 
 predictor = Predictor.from_settings(settings)
 predictor.refresh(force=True)  # cold start: load the model once per container
+
+
+@on_restore
+def after_restore() -> None:
+    """SnapStart: a restored snapshot holds the model current at publication; check the pointer now, over new
+    connections (see snapstart.py)."""
+    predictor.registry.store.client.close()
+    predictor.refresh(force=True)
 
 
 def _error(description: str) -> OpenAPIResponse:
