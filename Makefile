@@ -72,7 +72,7 @@ retrain-demo: setup emulation
 
 ## test: lint, types, both architectures' builds checked, the whole suite (unit, integration, end-to-end with SAM CLI)
 test: setup emulation check check-arch
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=15
 
 test-unit: setup
 	$(PY) -m pytest tests/unit

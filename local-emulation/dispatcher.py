@@ -26,7 +26,7 @@ from typing import Any
 import sam_local
 import sam_template
 
-RETRIES = 2  # as Lambda's asynchronous invocation (MaximumRetryAttempts defaults to 2)
+RETRIES = 2  # as Lambda's asynchronous invocation (MaximumRetryAttempts: 0 to 2, 2 by default)
 # A message stays invisible while it is handled: longer than the TrainFunction's timeout times its attempts.
 VISIBILITY_SECONDS = 3600
 
@@ -39,6 +39,7 @@ class Settings:
     network: str
     state: Path  # events/, dead-letter/ and dispatched.jsonl go here
     retry_delay: float = 2.0  # seconds before the first retry; doubled for the next (AWS waits 1 min, then 2)
+    retries: int = RETRIES
 
     @property
     def dead_letter(self) -> Path:
@@ -82,7 +83,7 @@ def handle(body: dict[str, Any], message_id: str, triggers: list[sam_template.S3
     event.write_text(json.dumps(body, indent=2))
     errors: list[str] = []
     started = time.monotonic()
-    for attempt in range(1 + RETRIES):
+    for attempt in range(1 + settings.retries):
         if attempt:
             time.sleep(settings.retry_delay * 2 ** (attempt - 1))
         log(f"{message_id}: sam local invoke {function} for key {key!r} (attempt {attempt + 1})")
@@ -102,7 +103,7 @@ def handle(body: dict[str, Any], message_id: str, triggers: list[sam_template.S3
         record(settings, message_id, function, key, "ok", attempt + 1, time.monotonic() - started, invocation.answer)
         return
     dead_letter(settings, message_id, body, function, errors)
-    record(settings, message_id, function, key, "dead-letter", 1 + RETRIES, time.monotonic() - started, None)
+    record(settings, message_id, function, key, "dead-letter", 1 + settings.retries, time.monotonic() - started, None)
 
 
 def record(
@@ -169,9 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--network", required=True, help="Docker network for the function containers")
     parser.add_argument("--state", type=Path, required=True, help="folder for events, dead letters, journal")
     parser.add_argument("--retry-delay", type=float, default=2.0)
+    parser.add_argument("--retries", type=int, choices=range(3), default=RETRIES)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, stop_on_sigterm)
-    run(Settings(args.queue_url, args.aws_endpoint, args.env_vars, args.network, args.state, args.retry_delay))
+    settings = Settings(
+        args.queue_url, args.aws_endpoint, args.env_vars, args.network, args.state, args.retry_delay, args.retries
+    )
+    run(settings)
     return 0
 
 

@@ -42,7 +42,8 @@ class Config:
     moto_port: int = 5555
     api_port: int = 3000
     refresh_seconds: int = 5  # how often the warm predict container re-checks the pointer
-    retry_delay: float = 2.0
+    retry_delay: float = 2.0  # the dispatcher's wait before retrying a failed TrainFunction invocation
+    retries: int = 2  # as Lambda's asynchronous invocation
 
     @classmethod
     def from_env(cls) -> Config:
@@ -239,6 +240,8 @@ def spawn_dispatcher(stack: Stack) -> subprocess.Popen[bytes]:
                 str(stack.config.state),
                 "--retry-delay",
                 str(stack.config.retry_delay),
+                "--retries",
+                str(stack.config.retries),
             ],
             cwd=sam_local.REPO,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -270,7 +273,7 @@ bikecast local stack is up (`make down` stops it; logs in {c.state}/)
   API            {stack.api_url}      e.g. curl -s {stack.api_url}/health
   S3 (moto)      {stack.moto_url}     bucket s3://{c.bucket}
   retraining     an upload under training-data/*.csv runs the TrainFunction (log: {c.state}/dispatcher.log;
-                 failures after 2 retries: {c.state}/dead-letter/); the API re-checks the model every
+                 failures after {c.retries} retries: {c.state}/dead-letter/); the API re-checks the model every
                  {c.refresh_seconds} s
 Point the aws CLI or boto3 at the emulated S3 (and SQS, STS):
   export AWS_ENDPOINT_URL={stack.moto_url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \\
