@@ -45,35 +45,36 @@ SEED_EVENT = common.EVENTS / "makecalc-seed.json"
 INVOKE_RUNS = 5
 NO_STS_RUNS = 3
 WARM_REQUESTS = 50
-STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \| (.*)$")
+STAMP = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \| (.*)$")
 
 
 def say(message: str) -> None:
     print(f"[{dt.datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
-def phases(stderr: str) -> dict[str, float]:
-    """Seconds from SAM CLI's first debug line to the image build, and of the build (--debug log)."""
+def phases(stderr: str, started: float, ended: float) -> dict[str, float]:
+    """Where an invoke's seconds went, from the timestamps of SAM CLI's --debug log (wall-clock times)."""
     stamps = []
     for line in stderr.splitlines():
-        found = STAMP.match(line)
+        found = STAMP.search(line)  # the build's lines follow "Building image...." on the same line
         if found:
             at = dt.datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
             stamps.append((at, found.group(2)))
-    if not stamps:
-        return {}
-    start = stamps[0][0]
-    # The build's own lines arrive together at its end; it starts after the last line logged before it.
     built = next((at for at, text in stamps if "Successfully tagged" in text), None)
-    before_build = max((at for at, text in stamps if built is not None and at < built and "Build stream" not in text),
-                       default=None)  # fmt: skip
-    if built is None or before_build is None:
+    # The build's own lines arrive once it has received the context; it starts after the last line before them.
+    before = [at for at, text in stamps if built is not None and at < built and "Build stream" not in text]
+    if built is None or not before:
         return {}
-    return {"before_build_s": before_build - start, "image_build_s": built - before_build}
+    return {
+        "startup_s": stamps[0][0] - started,  # Python and SAM CLI's imports, until its first log line
+        "before_build_s": before[-1] - stamps[0][0],  # template, parameters, STS for the account id
+        "image_build_s": built - before[-1],  # the layers sent as build context; every step cached
+        "container_s": ended - built,  # container created, started, cold request, removed
+    }
 
 
 def invoke(env_vars: Path, moto_url: str, sts: bool) -> dict[str, float]:
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
     env = sam_local.sam_env(moto_url if sts else None)
     command = sam_local.local_command("invoke", env_vars, None, (), "PredictFunction", "-e", str(SEED_EVENT))
     done = subprocess.run([*command, "--debug"], cwd=common.REPO, env=env, capture_output=True, timeout=300)
@@ -84,7 +85,7 @@ def invoke(env_vars: Path, moto_url: str, sts: bool) -> dict[str, float]:
         raise RuntimeError(f"invoke failed ({done.returncode}): {stderr[-2000:]}")
     report = sam_local.parse_report(stderr)
     cold = (report["init_ms"] + report["duration_ms"]) / 1000 if report else float("nan")
-    return {"wall_s": wall, "cold_request_s": cold, **phases(stderr)}
+    return {"wall_s": wall, "cold_request_s": cold, **phases(stderr, started_at, started_at + wall)}
 
 
 def in_process_cold_start(moto_url: str) -> float:
@@ -140,14 +141,17 @@ def section(
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     rows = [
         ("`sam local invoke`, wall (seed event), as the project runs it", spread(fixed, "wall_s")),
-        ("- SAM CLI before the image build (template, STS)", spread(fixed, "before_build_s")),
-        ("- image build (layers sent as build context, every step cached)", spread(fixed, "image_build_s")),
-        ("- cold request in the container (runtime REPORT, init included)", spread(fixed, "cold_request_s")),
+        ("- SAM CLI starting (Python, imports)", spread(fixed, "startup_s")),
+        ("- template, parameters, STS for the account id", spread(fixed, "before_build_s")),
+        ("- image build (the layers sent as build context; every step cached)", spread(fixed, "image_build_s")),
+        ("- container: created, started, cold request, removed", spread(fixed, "container_s")),
+        ("- of which the cold request in the container (runtime REPORT, init included)", spread(
+            fixed, "cold_request_s")),
         ("`sam local invoke`, wall, STS unanswered (SAM CLI's default offline)", spread(default, "wall_s")),
-        ("- SAM CLI before the image build", spread(default, "before_build_s")),
+        ("- template, parameters, STS for the account id", spread(default, "before_build_s")),
         ("the same cold start in process (fresh Python: import, model, one answer)", spread(
             [{"s": s} for s in in_process], "s")),
-        ("`sam local start-api`: start to first answer of /health (warm container up)", f"{api['ready_s']:.2f} s"),
+        ("`sam local start-api` (warm, LAZY): start to the first answer of /health", f"{api['ready_s']:.2f} s"),
         ("first POST /api/makecalc/ through start-api", f"{api['first_s'] * 1000:.0f} ms"),
         (f"warm POST /api/makecalc/ through start-api, p50 of {WARM_REQUESTS}", f"{api['warm_p50_s'] * 1000:.1f} ms"),
     ]  # fmt: skip

@@ -51,13 +51,17 @@ def port_in_use(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def wait_for(url: str, seconds: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for(
+    url: str, seconds: float, process: subprocess.Popen[bytes] | None = None, request_seconds: float = 2
+) -> None:
+    """Poll ``url`` until it answers. For a `sam local` API give ``request_seconds`` room: its first request starts
+    the function's container, and a request given up on meanwhile would only queue another."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"process for {url} exited with {process.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=2):
+            with urllib.request.urlopen(url, timeout=request_seconds):
                 return
         except urllib.error.HTTPError:
             return  # it answers, even if not 2xx
@@ -264,10 +268,12 @@ def invoke(
 def spawn_start_api(
     env_vars: Path, *, aws_endpoint: str, port: int, network: str, log: Path, detach: bool = False
 ) -> subprocess.Popen[bytes]:
-    """`sam local start-api` with warm containers, attached to ``network``."""
+    """`sam local start-api` with warm containers, attached to ``network``. LAZY: a function's container starts
+    on its first request and stays; EAGER would also start one for the TrainFunction (no route reaches it) and
+    build its 200 MiB image context before the API answers at all."""
     log.parent.mkdir(parents=True, exist_ok=True)
     command = local_command(
-        "start-api", env_vars, network, (), "--warm-containers", "EAGER", "--host", "127.0.0.1", "--port", str(port)
+        "start-api", env_vars, network, (), "--warm-containers", "LAZY", "--host", "127.0.0.1", "--port", str(port)
     )
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -300,7 +306,7 @@ def start_api(
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            wait_for(url + "/health", ready_seconds, process)
+            wait_for(url + "/health", ready_seconds, process, request_seconds=60)
             yield LocalApi(url, network, process)
         finally:
             stop(process, seconds=60)

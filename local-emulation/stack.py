@@ -211,7 +211,7 @@ def up(config: Config, seed: Seed = train_default_model, quiet: bool = False) ->
         )
         stack.pids["start_api"] = api.pid
         stack.save()
-        sam_local.wait_for(stack.api_url + "/health", 180, api)
+        sam_local.wait_for(stack.api_url + "/health", 180, api, request_seconds=60)
         for name, process in (("moto_server", moto), ("dispatcher", dispatcher), ("start-api", api)):
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited with {process.returncode}; see {config.state}/*.log")

@@ -42,7 +42,7 @@ def local_stack(sam_built: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     running = stack.up(config, seed=retrain_demo.seed_with_first_months, quiet=True)
     try:
         assert all(running.running().values()), running.pids
-        assert sam_local.containers(running.network), "start-api started no warm container"
+        assert len(sam_local.containers(running.network)) == 1, "start-api keeps no warm predict container"
         yield running
     finally:
         stack.down(config.state)

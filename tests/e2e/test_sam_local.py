@@ -46,7 +46,8 @@ def local_stack(
 @pytest.fixture(scope="module")
 def api(local_stack: Path, moto_url: str) -> Iterator[str]:
     with sam_local.start_api(local_stack, aws_endpoint=moto_url) as local_api:
-        assert sam_local.containers(local_api.network), "start-api started no warm container"
+        # /health has answered: the predict function's container is up, and stays up (warm, LAZY).
+        assert len(sam_local.containers(local_api.network)) == 1, "start-api keeps no warm container"
         yield local_api.url
     assert not sam_local.containers(local_api.network), "start-api left containers behind"
     assert not sam_local.network_exists(local_api.network)
