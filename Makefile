@@ -25,21 +25,23 @@ export UV_PYTHON_DOWNLOADS := never
 unexport PYTHONDONTWRITEBYTECODE
 PYTHON_BIN = python$(basename $(PYTHON_VERSION))
 
-$(VENV)/.installed: requirements-dev.txt pyproject.toml layers/deps/requirements-serving.txt \
-		layers/deps/requirements-sklearn.txt local-emulation/requirements-runtime.txt
+$(UV):
 	@command -v $(PYTHON_BIN) >/dev/null || { echo "$(PYTHON_BIN) not found (pyenv install $(PYTHON_VERSION))"; exit 1; }
 	$(PYTHON_BIN) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: requirements-dev.txt pyproject.toml layers/deps/requirements-serving.txt \
+		layers/deps/requirements-sklearn.txt local-emulation/requirements-runtime.txt | $(UV)
 	$(UV_INSTALL) --python $(PY) -r requirements-dev.txt
 	$(UV_INSTALL) --python $(PY) --no-deps --no-build-isolation -e .
 	touch $@
 
-.venv-sam/.installed: requirements-sam.txt $(VENV)/.installed
+.venv-sam/.installed: requirements-sam.txt | $(UV)
 	$(PYTHON_BIN) -m venv --without-pip .venv-sam
 	$(UV_INSTALL) --python .venv-sam/bin/python -r requirements-sam.txt
 	touch $@
 
-.venv-checkov/.installed: requirements-checkov.txt $(VENV)/.installed
+.venv-checkov/.installed: requirements-checkov.txt | $(UV)
 	$(PYTHON_BIN) -m venv --without-pip .venv-checkov
 	$(UV_INSTALL) --python .venv-checkov/bin/python -r requirements-checkov.txt
 	touch $@
