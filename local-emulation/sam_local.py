@@ -163,13 +163,15 @@ def sam_env(aws_endpoint: str | None = None) -> dict[str, str]:
 
 
 def build(check: bool = True, parameters: Sequence[str] = (), build_dir: Path | None = None) -> None:
-    """`sam build` (cached). ``parameters`` are template parameter overrides such as ``Architecture=arm64``."""
+    """`sam build` (cached). ``parameters`` are template parameter overrides such as ``Architecture=arm64``; the
+    layers' Makefile gets the same architecture as ARCH (x86_64 unless overridden: what local emulation runs)."""
+    arch = next((p.split("=", 1)[1] for p in parameters if p.startswith("Architecture=")), "x86_64")
     command = [SAM, "build"]
     if parameters:
         command += ["--parameter-overrides", " ".join(parameters)]
     if build_dir is not None:
         command += ["--build-dir", str(build_dir), "--cache-dir", str(build_dir.parent / f"{build_dir.name}-cache")]
-    subprocess.run(command, cwd=REPO, env=sam_env(), check=check)
+    subprocess.run(command, cwd=REPO, env={**sam_env(), "ARCH": arch}, check=check)
 
 
 def local_command(
