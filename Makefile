@@ -73,7 +73,9 @@ retrain-demo: setup emulation
 	$(PY) local-emulation/retrain_demo.py
 
 ## test: lint, types, both architectures' builds checked, the whole suite (unit, integration, end-to-end with SAM CLI)
-test: setup emulation check check-arch
+## The image (mostly downloads), the checks and the builds run side by side: on a fresh machine that is ~1 min less.
+test: setup
+	$(MAKE) --no-print-directory -j3 --output-sync=target emulation check check-arch
 	$(PY) -m pytest --durations=15
 
 test-unit: setup
