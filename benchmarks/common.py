@@ -22,6 +22,8 @@ EVENTS = REPO / "events"
 IMPORT_ROOTS = (REPO / "layers" / "shared", REPO / "functions" / "predict", REPO / "local-emulation", REPO)
 BUCKET = "bikecast-bench-models"
 RESULT_PREFIX = "BENCH-RESULT "
+# The section of RESULTS.md that local_loop.py writes; run.py keeps it when it rewrites the rest.
+LOCAL_SECTION = "## 6. Local emulation: SAM CLI and Docker"
 
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",

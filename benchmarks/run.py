@@ -606,7 +606,8 @@ def main() -> int:
         mem = run_child("memory", child_env)
     elapsed = time.perf_counter() - started
     text = report(setup, lat, cold, mem, size, elapsed, machine_load(cpu_start, CpuSnapshot.now(), elapsed))
-    RESULTS.write_text(text)
+    local = RESULTS.read_text().partition(common.LOCAL_SECTION) if RESULTS.exists() else ("", "", "")
+    RESULTS.write_text(text + (f"\n{local[1]}{local[2]}" if local[1] else ""))
     print(text)
     say(f"written to {RESULTS.relative_to(common.REPO)}")
     return 0

@@ -56,7 +56,9 @@ def main() -> int:
         sam_local.build()
         env_vars = sam_local.env_file(BUCKET, s3_url, sam_local.STATE / "env.json")
         step("sam local start-api (warm containers)")
-        with sam_local.start_api(env_vars, port=int(os.environ.get("API_PORT", "3000"))) as api:
+        port = int(os.environ.get("API_PORT", "3000"))
+        with sam_local.start_api(env_vars, aws_endpoint=s3_url, port=port) as local_api:
+            api = local_api.url
             # The seed article's client, unchanged but for the URL.
             url = f"{api}/api/makecalc/"
             text = json.loads(SEED_EVENT.read_text())["body"]

@@ -1,10 +1,13 @@
-"""Retraining on upload, on local emulation:
+"""Retraining on upload, on local emulation, with nobody invoking anything by hand:
 
-upload Jan 2011..Aug 2012 -> TrainFunction (sam local invoke) -> v1 served by `sam local start-api`
--> upload Sep..Dec 2012 -> `sam local invoke TrainFunction -e events/s3-put-training-data.json`
--> drift report, quality gate, promotion -> the running API answers with v2, without restart or redeploy.
+a local stack (stack.py: moto_server, the upload trigger, `sam local start-api`) whose model was trained on
+Jan 2011..Aug 2012 -> upload Sep..Dec 2012 to s3://BUCKET/training-data/day 2012-09-to-12.csv with any S3 client
+-> moto_server's bucket notification -> SQS -> dispatcher -> `sam local invoke TrainFunction` with that event
+-> drift report, quality gate, promotion -> the running API answers with the new version, without restart.
 
-Run through `make retrain-demo`.
+Run through `make retrain-demo`. It brings up a stack of its own (its own folder, free ports) and stops it at the
+end, so it runs beside a `make local` stack. (The first model is trained on the earlier months only: a model that
+has already seen the uploaded days would rightly win the quality gate against the candidate.)
 """
 
 from __future__ import annotations
@@ -12,19 +15,88 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
-from urllib.parse import unquote_plus
+from typing import Any
 
-import requests
 import sam_local
+import stack
 
-from bikecast.store import S3Store
-from training import cli, data
-from training.deployment import Deployment
-from training.settings import TrainSettings
+FIRST_KEY = "training-data/day-2011-01-to-2012-08.csv"
+# A space, as people name files: S3 sends it URL-encoded in the event ("day+2012-09-to-12.csv").
+UPLOAD_KEY = "training-data/day 2012-09-to-12.csv"
+SPLIT = dt.date(2012, 9, 1)
 
-EVENT = sam_local.REPO / "events" / "s3-put-training-data.json"
+
+def split_default_data(folder: Path) -> tuple[Path, Path]:
+    from training import data
+    from training.deployment import Deployment
+    from training.settings import TrainSettings
+
+    daily = Deployment(TrainSettings()).spec("daily")
+    before, after = data.split_by_date(data.bundled(daily).read_text(), SPLIT, "dteday")
+    folder.mkdir(parents=True, exist_ok=True)
+    first, second = folder / "day-2011-01-to-2012-08.csv", folder / "day 2012-09-to-12.csv"
+    first.write_text(before)
+    second.write_text(after)
+    return first, second
+
+
+def seed_with_first_months(running: stack.Stack) -> None:
+    """The first model, from an upload of Jan 2011..Aug 2012, trained before the trigger is set up by the very code
+    the TrainFunction runs (`python -m training retrain KEY`)."""
+    first, _ = split_default_data(running.config.state / "data")
+    bucket = running.config.bucket
+    env = stack.cli_env(running.moto_url)
+    for command in (["upload", str(first), "--key", FIRST_KEY], ["retrain", FIRST_KEY]):
+        subprocess.run(
+            [sys.executable, "-m", "training", *command, "--bucket", bucket],
+            cwd=sam_local.REPO,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+
+def upload_later_months(running: stack.Stack) -> str:
+    """Sep..Dec 2012 under a key with a space, with a plain S3 client."""
+    _, second = split_default_data(running.config.state / "data")
+    s3, _ = stack.aws_clients(running.moto_url)
+    s3.put_object(Bucket=running.config.bucket, Key=UPLOAD_KEY, Body=second.read_bytes(), ContentType="text/csv")
+    return UPLOAD_KEY
+
+
+def served_version(api: str) -> str | None:
+    with urllib.request.urlopen(api + "/health", timeout=30) as answer:
+        version: str | None = json.loads(answer.read()).get("model_version")
+        return version
+
+
+def wait_for_new_version(api: str, old: str | None, seconds: float) -> tuple[str | None, float]:
+    """Poll /health (twice a second, at most ``seconds``) until another version answers."""
+    started = time.monotonic()
+    version = old
+    while version == old and time.monotonic() - started < seconds:
+        time.sleep(0.5)
+        version = served_version(api)
+    return version, time.monotonic() - started
+
+
+def makecalc(api: str) -> tuple[str, str | None]:
+    seed = json.loads((sam_local.REPO / "events" / "makecalc-seed.json").read_text())["body"]
+    request = urllib.request.Request(
+        api + "/api/makecalc/", data=seed.encode(), headers={"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return answer.read().decode(), answer.headers.get("X-Model-Version")
+
+
+def journal(running: stack.Stack) -> list[dict[str, Any]]:
+    path = running.config.state / "dispatched.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def step(message: str) -> None:
@@ -32,56 +104,45 @@ def step(message: str) -> None:
 
 
 def main() -> int:
-    os.environ.update(sam_local.FAKE_AWS)
-    record = json.loads(EVENT.read_text())["Records"][0]["s3"]
-    bucket, key = record["bucket"]["name"], unquote_plus(record["object"]["key"])  # S3 sends keys URL-encoded
-    daily = Deployment(TrainSettings()).spec("daily")
-    day_csv = data.bundled(daily).read_text()
-    data.load(daily, str(data.bundled(daily)))  # verifies the checksum and every row
-    before, after = data.split_by_date(day_csv, dt.date(2012, 9, 1), "dteday")
-    files = sam_local.STATE / "data"
-    files.mkdir(parents=True, exist_ok=True)
-    (files / "day-2011-01-to-2012-08.csv").write_text(before)
-    (files / Path(key).name).write_text(after)
+    config = stack.Config(
+        state=sam_local.STATE / "retrain-demo",
+        bucket="bikecast-retrain-demo",
+        moto_port=int(os.environ.get("DEMO_MOTO_PORT") or sam_local.free_port()),
+        api_port=int(os.environ.get("DEMO_API_PORT") or sam_local.free_port()),
+        refresh_seconds=2,
+    )
+    step(f"local stack in {config.state}: first model from an upload of Jan 2011..Aug 2012")
+    running = stack.up(config, seed=seed_with_first_months)
+    try:
+        body, version = makecalc(running.api_url)
+        print(f"{running.api_url}/api/makecalc/ -> {body}  <- model {version}")
 
-    with sam_local.moto_server(int(os.environ.get("MOTO_PORT", "5555"))) as s3_url:
-        os.environ["AWS_ENDPOINT_URL_S3"] = s3_url
-        common = ["--bucket", bucket]
-        S3Store(bucket).ensure_bucket()
-        step("sam build")
-        sam_local.build()
-        env_vars = sam_local.env_file(bucket, s3_url, sam_local.STATE / "env.json", refresh_seconds=5)
+        step(f"upload Sep..Dec 2012 to s3://{config.bucket}/{UPLOAD_KEY} (boto3 put_object; nothing else)")
+        upload_later_months(running)
+        new, seconds = wait_for_new_version(running.api_url, version, 300)
+        if new == version:
+            print(f"no new version within {seconds:.0f} s; see {config.state}/dispatcher.log", file=sys.stderr)
+            return 1
+        print(f"the running API serves {new}, {seconds:.1f} s after the upload")
+        for entry in journal(running):
+            print(f"dispatcher: {entry['function']} for key {entry['key']!r}: {entry['status']} ", end="")
+            print(f"after {entry['attempts']} attempt(s), {entry['seconds']} s")
+            print(json.dumps(entry["answer"], indent=2))
+        body, version = makecalc(running.api_url)
+        print(f"{running.api_url}/api/makecalc/ -> {body}  <- model {version}")
 
-        step("upload Jan 2011..Aug 2012 and run the TrainFunction on it (sam local invoke)")
-        cli.main(["upload", str(files / "day-2011-01-to-2012-08.csv"), *common])
-        first_event = sam_local.s3_put_event(bucket, "training-data/day-2011-01-to-2012-08.csv",
-                                             sam_local.STATE / "s3-put-first.json")  # fmt: skip
-        print(json.dumps(sam_local.invoke("TrainFunction", first_event, env_vars), indent=2))
-
-        step("sam local start-api")
-        with sam_local.start_api(env_vars, port=int(os.environ.get("API_PORT", "3000"))) as api:
-            seed = json.loads((sam_local.REPO / "events" / "makecalc-seed.json").read_text())["body"]
-            r = requests.post(f"{api}/api/makecalc/", data=seed, timeout=60)
-            print(f"{r.text}  <- model {r.headers.get('X-Model-Version')}")
-
-            step(f"upload Sep..Dec 2012 to s3://{bucket}/{key}; sam local invoke TrainFunction -e {EVENT.name}")
-            cli.main(["upload", str(files / Path(key).name), "--key", key, *common])
-            outcome = sam_local.invoke("TrainFunction", EVENT, env_vars)["outcomes"][0]
-            print(json.dumps(outcome, indent=2))
-
-            step("the running API picks up the new model (re-checks the pointer every 5 s)")
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                r = requests.post(f"{api}/api/makecalc/", data=seed, timeout=60)
-                if r.headers.get("X-Model-Version") == outcome.get("version"):
-                    break
-                time.sleep(1)
-            print(f"{r.text}  <- model {r.headers.get('X-Model-Version')}")
-
-        step("python -m training drift")
-        cli.main(["drift", *common])
-        step("python -m training versions")
-        cli.main(["versions", *common])
+        env = stack.cli_env(running.moto_url)
+        for command in ("drift", "versions"):
+            step(f"python -m training {command}")
+            subprocess.run(
+                [sys.executable, "-m", "training", command, "--bucket", config.bucket],
+                cwd=sam_local.REPO,
+                env=env,
+                check=False,
+            )
+    finally:
+        step("stopping the demo's stack")
+        stack.down(config.state)
     return 0
 
 

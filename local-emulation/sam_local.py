@@ -1,6 +1,8 @@
-"""Local emulation helpers: moto_server as S3 and SAM CLI's `sam local` against it.
+"""Local emulation helpers: moto_server as S3 (and STS, SQS) and SAM CLI's `sam local` against it.
 
-Used by the demo (``demo.py``) and the end-to-end tests. Each process started here is stopped by its own pid.
+Used by the local stack (``stack.py``), the demos and the end-to-end tests. Each process started here is stopped
+by its own pid; each container SAM CLI starts from here is attached to a Docker network made for it, so it is
+found (and removed) by that network, never by guessing which of the machine's Lambda containers are ours.
 Traffic stays on this machine: loopback, and the Lambda containers on the Docker bridge.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,7 +19,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +46,22 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_for(url: str, seconds: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_for(
+    url: str, seconds: float, process: subprocess.Popen[bytes] | None = None, request_seconds: float = 2
+) -> None:
+    """Poll ``url`` until it answers. For a `sam local` API give ``request_seconds`` room: its first request starts
+    the function's container, and a request given up on meanwhile would only queue another."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"process for {url} exited with {process.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=2):
+            with urllib.request.urlopen(url, timeout=request_seconds):
                 return
         except urllib.error.HTTPError:
             return  # it answers, even if not 2xx
@@ -67,22 +81,50 @@ def stop(process: subprocess.Popen[bytes], seconds: float = 20) -> None:
             process.wait(5)
 
 
+def stop_pid(pid: int, seconds: float = 20) -> bool:
+    """SIGTERM to a pid this project recorded (a process started by an earlier command); True if it was running."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def spawn_moto_server(port: int, log: Path, detach: bool = False) -> subprocess.Popen[bytes]:
+    """moto_server on all interfaces (containers must reach it). Detached: it outlives this process."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [MOTO_SERVER, "-H", "0.0.0.0", "-p", str(port)],
+            stdout=out,
+            stderr=out,
+            stdin=subprocess.DEVNULL,
+            start_new_session=detach,
+        )
+
+
 @contextlib.contextmanager
 def moto_server(port: int | None = None, log: Path | None = None) -> Iterator[str]:
-    """moto_server on all interfaces (containers must reach it); yields its loopback URL."""
+    """moto_server for the duration of a block; yields its loopback URL."""
     port = port or free_port()
-    log = log or STATE / f"moto-{port}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("wb") as out:
-        process = subprocess.Popen([MOTO_SERVER, "-H", "0.0.0.0", "-p", str(port)], stdout=out, stderr=out)
-    (STATE / f"moto-{port}.pid").write_text(str(process.pid))
+    process = spawn_moto_server(port, log or STATE / f"moto-{port}.log")
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_for(url + "/moto-api/", 20, process)
+        wait_for(url + "/moto-api/", 30, process)
         yield url
     finally:
         stop(process)
-        (STATE / f"moto-{port}.pid").unlink(missing_ok=True)
 
 
 def env_file(bucket: str, s3_url: str, path: Path, refresh_seconds: int = 5) -> Path:
@@ -110,96 +152,203 @@ def s3_put_event(bucket: str, key: str, path: Path) -> Path:
     return path
 
 
-def sam_env() -> dict[str, str]:
-    return {**os.environ, **FAKE_AWS}
+def sam_env(aws_endpoint: str | None = None) -> dict[str, str]:
+    """The environment for SAM CLI. `sam local invoke` and `start-api` ask STS for the account id every time;
+    offline that call waits 5-10 s on an unreachable endpoint before SAM gives up, so point STS at moto_server,
+    which answers it (the function containers do not see this variable)."""
+    env = {**os.environ, **FAKE_AWS}
+    if aws_endpoint:
+        env["AWS_ENDPOINT_URL_STS"] = aws_endpoint
+    return env
 
 
-def build(check: bool = True) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([SAM, "build"], cwd=REPO, env=sam_env(), check=check)
+def build(check: bool = True, parameters: Sequence[str] = (), build_dir: Path | None = None) -> None:
+    """`sam build` (cached). ``parameters`` are template parameter overrides such as ``Architecture=arm64``; the
+    layers' Makefile gets the same architecture as ARCH (x86_64 unless overridden: what local emulation runs)."""
+    arch = next((p.split("=", 1)[1] for p in parameters if p.startswith("Architecture=")), "x86_64")
+    command = [SAM, "build"]
+    if parameters:
+        command += ["--parameter-overrides", " ".join(parameters)]
+    if build_dir is not None:
+        command += ["--build-dir", str(build_dir), "--cache-dir", str(build_dir.parent / f"{build_dir.name}-cache")]
+    subprocess.run(command, cwd=REPO, env={**sam_env(), "ARCH": arch}, check=check)
 
 
-def invoke(
-    function: str, event: Path, env_vars: Path, timeout: float = 400, parameters: Sequence[str] = ()
-) -> dict[str, Any]:
-    """`sam local invoke`; returns the function's JSON answer (its last line of stdout). ``parameters`` are
-    template parameter overrides such as ``JoblibFallback=Enabled``."""
+def local_command(
+    verb: str, env_vars: Path, network: str | None, parameters: Sequence[str] = (), *extra: str
+) -> list[str]:
+    """`sam local <verb>` with what every local call here needs: the functions' environment, the host's name as
+    seen from a container, the offline base image, and the Docker network that marks the containers as ours."""
+    return [
+        SAM,
+        "local",
+        verb,
+        *extra,
+        "--env-vars",
+        str(env_vars),
+        "--add-host",
+        f"{CONTAINER_HOST}:host-gateway",
+        "--skip-pull-image",
+        *(["--docker-network", network] if network else []),
+        *(["--parameter-overrides", " ".join(parameters)] if parameters else []),
+    ]
+
+
+@dataclass(frozen=True)
+class Invocation:
+    answer: dict[str, Any]
+    wall_seconds: float
+    report: dict[str, float]  # the local runtime's REPORT line: init_ms, duration_ms (may be empty)
+    stderr: str
+
+    @property
+    def failed(self) -> bool:
+        """The function raised: the runtime answers with errorType/errorMessage instead of the result."""
+        return "errorType" in self.answer
+
+
+class InvokeFailed(RuntimeError):
+    pass
+
+
+REPORT = re.compile(r"REPORT RequestId: \S+\s+(?:Init Duration: ([\d.]+) ms\s+)?Duration: ([\d.]+) ms")
+
+
+def parse_report(stderr: str) -> dict[str, float]:
+    found = REPORT.findall(stderr)
+    if not found:
+        return {}
+    init, duration = found[-1]
+    return {"init_ms": float(init or 0), "duration_ms": float(duration)}
+
+
+def invoke_raw(
+    function: str,
+    event: Path,
+    env_vars: Path,
+    *,
+    aws_endpoint: str,
+    network: str | None = None,
+    timeout: float = 400,
+    parameters: Sequence[str] = (),
+) -> Invocation:
+    """`sam local invoke`; the function's JSON answer is its last line of stdout."""
+    started = time.perf_counter()
     result = subprocess.run(
-        [
-            SAM,
-            "local",
-            "invoke",
-            function,
-            "-e",
-            str(event),
-            "--env-vars",
-            str(env_vars),
-            "--add-host",
-            f"{CONTAINER_HOST}:host-gateway",
-            "--skip-pull-image",
-            *(["--parameter-overrides", " ".join(parameters)] if parameters else []),
-        ],
+        local_command("invoke", env_vars, network, parameters, function, "-e", str(event)),
         cwd=REPO,
-        env=sam_env(),
+        env=sam_env(aws_endpoint),
         capture_output=True,
         timeout=timeout,
         check=False,
     )
+    wall = time.perf_counter() - started
+    stderr = result.stderr.decode(errors="replace")
     lines = [line for line in result.stdout.decode().splitlines() if line.strip()]
     if result.returncode != 0 or not lines:
-        raise RuntimeError(f"sam local invoke failed ({result.returncode}):\n{result.stderr.decode()[-3000:]}")
-    answer: dict[str, Any] = json.loads(lines[-1])
-    return answer
+        raise InvokeFailed(f"sam local invoke {function} failed ({result.returncode}):\n{stderr[-3000:]}")
+    return Invocation(json.loads(lines[-1]), wall, parse_report(stderr), stderr)
+
+
+def invoke(
+    function: str,
+    event: Path,
+    env_vars: Path,
+    *,
+    aws_endpoint: str,
+    network: str | None = None,
+    timeout: float = 400,
+    parameters: Sequence[str] = (),
+) -> dict[str, Any]:
+    """`sam local invoke`; returns the function's JSON answer. ``parameters`` are template parameter overrides
+    such as ``JoblibFallback=Enabled``."""
+    return invoke_raw(
+        function, event, env_vars, aws_endpoint=aws_endpoint, network=network, timeout=timeout, parameters=parameters
+    ).answer
+
+
+def spawn_start_api(
+    env_vars: Path, *, aws_endpoint: str, port: int, network: str, log: Path, detach: bool = False
+) -> subprocess.Popen[bytes]:
+    """`sam local start-api` with warm containers, attached to ``network``. LAZY: a function's container starts
+    on its first request and stays; EAGER would also start one for the TrainFunction (no route reaches it) and
+    build its 200 MiB image context before the API answers at all."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    command = local_command(
+        "start-api", env_vars, network, (), "--warm-containers", "LAZY", "--host", "127.0.0.1", "--port", str(port)
+    )
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=sam_env(aws_endpoint),
+            stdout=out,
+            stderr=out,
+            stdin=subprocess.DEVNULL,
+            start_new_session=detach,
+        )
+
+
+@dataclass(frozen=True)
+class LocalApi:
+    url: str
+    network: str
+    process: subprocess.Popen[bytes]
 
 
 @contextlib.contextmanager
-def start_api(env_vars: Path, port: int | None = None, ready_seconds: float = 180) -> Iterator[str]:
-    """`sam local start-api` with warm containers; yields its base URL once /health answers."""
+def start_api(
+    env_vars: Path, *, aws_endpoint: str, port: int | None = None, ready_seconds: float = 180
+) -> Iterator[LocalApi]:
+    """`sam local start-api` for the duration of a block; yields once /health answers."""
     port = port or free_port()
-    log = STATE / f"start-api-{port}.log"
-    containers_before = lambda_containers()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                SAM,
-                "local",
-                "start-api",
-                "--env-vars",
-                str(env_vars),
-                "--add-host",
-                f"{CONTAINER_HOST}:host-gateway",
-                "--skip-pull-image",
-                "--warm-containers",
-                "EAGER",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=REPO,
-            env=sam_env(),
-            stdout=out,
-            stderr=out,
+    with docker_network() as network:
+        process = spawn_start_api(
+            env_vars, aws_endpoint=aws_endpoint, port=port, network=network, log=STATE / f"start-api-{port}.log"
         )
-    (STATE / f"start-api-{port}.pid").write_text(str(process.pid))
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for(url + "/health", ready_seconds, process)
-        yield url
-    finally:
-        stop(process, seconds=60)
-        (STATE / f"start-api-{port}.pid").unlink(missing_ok=True)
-        # Neither SIGTERM nor SIGINT makes SAM CLI remove its warm containers; remove the ones it started here.
-        left = lambda_containers() - containers_before
-        if left:
-            subprocess.run(["docker", "rm", "--force", *sorted(left)], capture_output=True, check=False)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_for(url + "/health", ready_seconds, process, request_seconds=60)
+            yield LocalApi(url, network, process)
+        finally:
+            stop(process, seconds=60)
 
 
-def lambda_containers() -> set[str]:
-    """Ids of the running containers SAM CLI started for Lambda functions (it labels them)."""
+def create_network(name: str) -> str:
+    subprocess.run(["docker", "network", "create", name], capture_output=True, check=True)
+    return name
+
+
+def containers(network: str) -> set[str]:
+    """Ids of the containers (running or not) attached to ``network``."""
     found = subprocess.run(
-        ["docker", "ps", "--quiet", "--filter", "label=sam.cli.container.type=lambda"],
+        ["docker", "ps", "--all", "--quiet", "--filter", f"network={network}"],
         capture_output=True,
         text=True,
         check=False,
     )
     return set(found.stdout.split())
+
+
+def remove_network(name: str) -> None:
+    """Remove the containers on ``name``, then the network. Neither SIGTERM nor SIGINT makes SAM CLI remove its
+    warm containers, so this is where they go."""
+    left = containers(name)
+    if left:
+        subprocess.run(["docker", "rm", "--force", *sorted(left)], capture_output=True, check=False)
+    subprocess.run(["docker", "network", "rm", name], capture_output=True, check=False)
+
+
+def network_exists(name: str) -> bool:
+    found = subprocess.run(["docker", "network", "inspect", name], capture_output=True, check=False)
+    return found.returncode == 0
+
+
+@contextlib.contextmanager
+def docker_network(prefix: str = "bikecast") -> Iterator[str]:
+    """A Docker network of our own for the containers SAM CLI starts in a block; they are removed with it."""
+    name = create_network(f"{prefix}-{uuid.uuid4().hex[:12]}")
+    try:
+        yield name
+    finally:
+        remove_network(name)

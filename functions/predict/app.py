@@ -22,6 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, O
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from snapstart import on_restore
 
 import bikecast
 from bikecast import api, rows
@@ -52,6 +53,15 @@ app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=api.
 app.configure_openapi(title="bikecast", version=bikecast.__version__, description=API_DESCRIPTION)
 if settings.enable_swagger:
     app.enable_swagger(path="/swagger")  # off by default: the spec is committed as openapi/openapi.json
+
+
+@on_restore
+def after_restore() -> None:
+    """SnapStart: a restored snapshot holds the models current at publication; check each pointer now, over new
+    connections (see snapstart.py)."""
+    for loaded in service.predictors.values():
+        loaded.reconnect()
+        loaded.refresh(force=True)
 
 
 def _error(description: str) -> OpenAPIResponse:

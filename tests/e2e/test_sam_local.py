@@ -46,12 +46,13 @@ def local_stack(
 
 
 @pytest.fixture(scope="module")
-def api(local_stack: Path) -> Iterator[str]:
-    before = sam_local.lambda_containers()
-    with sam_local.start_api(local_stack) as url:
-        assert sam_local.lambda_containers() - before, "start-api started no warm container"
-        yield url
-    assert sam_local.lambda_containers() <= before, "start-api left containers running"
+def api(local_stack: Path, moto_url: str) -> Iterator[str]:
+    with sam_local.start_api(local_stack, aws_endpoint=moto_url) as local_api:
+        # /health has answered: the predict function's container is up, and stays up (warm, LAZY).
+        assert len(sam_local.containers(local_api.network)) == 1, "start-api keeps no warm container"
+        yield local_api.url
+    assert not sam_local.containers(local_api.network), "start-api left containers behind"
+    assert not sam_local.network_exists(local_api.network)
 
 
 def assert_seed_answer(body: dict[str, int]) -> None:
@@ -62,15 +63,15 @@ def assert_seed_answer(body: dict[str, int]) -> None:
         assert abs(body[key] - actual) <= 0.35 * actual, (key, body[key], actual)
 
 
-def test_invoke_answers_the_seed_event(local_stack: Path, built_artifact: publish.Artifact) -> None:
-    answer = sam_local.invoke("PredictFunction", EVENTS / "makecalc-seed.json", local_stack)
+def test_invoke_answers_the_seed_event(local_stack: Path, moto_url: str, built_artifact: publish.Artifact) -> None:
+    answer = sam_local.invoke("PredictFunction", EVENTS / "makecalc-seed.json", local_stack, aws_endpoint=moto_url)
     assert answer["statusCode"] == 200
     assert answer["multiValueHeaders"]["X-Model-Version"] == [built_artifact.version]
     assert_seed_answer(json.loads(answer["body"]))
 
 
-def test_invoke_answers_a_bad_event_with_422(local_stack: Path) -> None:
-    answer = sam_local.invoke("PredictFunction", EVENTS / "bad-weathersit.json", local_stack)
+def test_invoke_answers_a_bad_event_with_422(local_stack: Path, moto_url: str) -> None:
+    answer = sam_local.invoke("PredictFunction", EVENTS / "bad-weathersit.json", local_stack, aws_endpoint=moto_url)
     assert answer["statusCode"] == 422
     assert json.loads(answer["body"])["details"][0]["field"] == "instances[0].weathersit"
 

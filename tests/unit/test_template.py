@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import yaml
+import sam_template
 
 from bikecast.registry import REPORTS_PREFIX, TRAINING_PREFIX, TRAINING_SUFFIX, Layout
 from bikecast.serving import Settings
@@ -13,27 +13,9 @@ from tests.conftest import REPO
 from training.settings import TrainSettings
 
 
-class TemplateLoader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {suffix: value}
-
-
-TemplateLoader.add_multi_constructor("!", _tag)
-
-
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.load((REPO / "template.yaml").read_text(), Loader=TemplateLoader)
-    return loaded
+    return sam_template.load(REPO / "template.yaml")
 
 
 def statements(template: dict[str, Any], function: str) -> list[dict[str, Any]]:
@@ -100,6 +82,9 @@ def test_scikit_learn_never_reaches_the_predict_function(template: dict[str, Any
     predict = template["Resources"]["PredictFunction"]["Properties"]
     assert predict["Layers"] == [{"Ref": "DepsLayer"}, {"Ref": "SharedLayer"}]
     assert {"Ref": "SklearnLayer"} in template["Resources"]["TrainFunction"]["Properties"]["Layers"]
+    serving = (REPO / "layers" / "deps" / "requirements-serving.txt").read_text().lower()
+    assert "scikit-learn" not in serving
+    assert "scipy" not in serving
 
 
 def _environment(template: dict[str, Any], function: str) -> dict[str, Any]:
@@ -129,3 +114,47 @@ def test_every_route_the_function_serves_reaches_it(template: dict[str, Any]) ->
     assert routes >= {("post", "/predict"), ("post", "/api/makecalc/"), ("post", "/api/makecalc"), ("get", "/health"),
                       ("get", "/model"), ("get", "/models"), ("get", "/models/{name}"),
                       ("post", "/models/{name}/predict")}  # fmt: skip
+
+
+def test_the_local_upload_trigger_is_read_from_the_template(template: dict[str, Any]) -> None:
+    """make local configures moto_server's bucket notification from this, not from a copy."""
+    (trigger,) = sam_template.s3_triggers(template)
+    assert (trigger.function, trigger.event) == ("TrainFunction", "TrainingDataUploaded")
+    assert trigger.queue_configuration("arn:aws:sqs:us-east-1:123456789012:q") == {
+        "Id": "TrainFunction.TrainingDataUploaded",
+        "QueueArn": "arn:aws:sqs:us-east-1:123456789012:q",
+        "Events": ["s3:ObjectCreated:*"],
+        "Filter": {
+            "Key": {
+                "FilterRules": [
+                    {"Name": "prefix", "Value": TRAINING_PREFIX},
+                    {"Name": "suffix", "Value": TRAINING_SUFFIX},
+                ]
+            }
+        },
+    }
+    assert sam_template.function_for([trigger], "TrainFunction.TrainingDataUploaded") == "TrainFunction"
+    assert sam_template.function_for([trigger], "SomethingElse") is None
+
+
+def test_snapstart_is_opt_in_and_the_api_reaches_a_published_version(template: dict[str, Any]) -> None:
+    assert template["Parameters"]["SnapStart"]["Default"] == "Disabled"
+    assert template["Conditions"]["WithSnapStart"] == {"Equals": [{"Ref": "SnapStart"}, "Enabled"]}
+    predict = template["Resources"]["PredictFunction"]["Properties"]
+    assert predict["SnapStart"] == {"ApplyOn": {"If": ["WithSnapStart", "PublishedVersions", "None"]}}
+    # SnapStart snapshots published versions only; with AutoPublishAlias, SAM points the API's events at the alias.
+    assert predict["AutoPublishAlias"] == "live"
+    assert all(event["Type"] == "Api" for event in predict["Events"].values())
+
+
+def test_one_architecture_parameter_sets_functions_and_layers(template: dict[str, Any]) -> None:
+    assert template["Parameters"]["Architecture"]["AllowedValues"] == ["x86_64", "arm64"]
+    assert template["Parameters"]["Architecture"]["Default"] == "x86_64"
+    assert template["Globals"]["Function"]["Architectures"] == [{"Ref": "Architecture"}]
+    resources = template["Resources"]
+    for name in ("PredictFunction", "TrainFunction"):
+        assert "Architectures" not in resources[name]["Properties"]  # the Globals' value
+    layers = [r for r in resources.values() if r["Type"] == "AWS::Serverless::LayerVersion"]
+    assert len(layers) == 3
+    for layer in layers:
+        assert layer["Properties"]["CompatibleArchitectures"] == [{"Ref": "Architecture"}]

@@ -251,7 +251,7 @@ class Table:
     @classmethod
     def of(cls, table: Mapping[float, float], default: float) -> Table:
         keys = sorted(table)
-        return cls(np.array(keys + [np.inf]), np.array([table[k] for k in keys] + [default]), default)
+        return cls(np.array([*keys, np.inf]), np.array([*(table[k] for k in keys), default]), default)
 
     def __call__(self, levels: NDArray[np.float64]) -> NDArray[np.float64]:
         at = self.keys.searchsorted(levels)

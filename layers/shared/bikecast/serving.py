@@ -278,6 +278,11 @@ class Predictor:
             log.error("no model could be loaded", extra={"model": self.spec.name, "reason": reason})
             self.problem = "no model could be loaded from the model bucket"
 
+    def reconnect(self) -> None:
+        """Drop pooled S3 connections (they belong to another execution environment after a SnapStart restore)."""
+        self.registry.store.reconnect()
+        self.quick_registry.store.reconnect()
+
     def current(self) -> ServingModel:
         self.refresh()
         if self.model is None:

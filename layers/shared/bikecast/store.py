@@ -85,6 +85,12 @@ class S3Store:
             self._client = make_client(self.quick)
         return self._client
 
+    def reconnect(self) -> None:
+        """Close the client's pooled connections; the next call opens new ones with a new client."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
     def get(self, key: str) -> StoredObject:
         response = self._call(self.client.get_object, Bucket=self.bucket, Key=key)
         return StoredObject(response["Body"].read(), response["ETag"])
