@@ -1,6 +1,8 @@
-"""What the benchmark driver and its child processes share: paths, environment, events, a Lambda context.
+"""What the benchmark driver and its child processes share: paths, environment, events, a Lambda context, and
+putting a model in place the way production does.
 
-Standard library only at import time, so a cold-start child pays nothing here that the handler would not.
+Standard library only at import time (``tests.fakes`` has no dependencies), so a cold-start child pays nothing
+here that the handler would not; the training imports are inside the functions that need them.
 """
 
 from __future__ import annotations
@@ -11,27 +13,28 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from tests.fakes import FAKE_CREDENTIALS
 from tests.fakes import FakeLambdaContext as FakeLambdaContext  # re-exported for child and run
+
+if TYPE_CHECKING:
+    from training.promotion import Verdict
+    from training.publish import Artifact
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "benchmarks"
 EVENTS = REPO / "events"
 # The same import roots as the tests (pyproject's pytest pythonpath).
 IMPORT_ROOTS = (REPO / "layers" / "shared", REPO / "functions" / "predict", REPO / "local-emulation", REPO)
+APP_FILE = REPO / "functions" / "predict" / "app.py"
 BUCKET = "bikecast-bench-models"
 RESULT_PREFIX = "BENCH-RESULT "
 # The section of RESULTS.md that local_loop.py writes; run.py keeps it when it rewrites the rest.
 LOCAL_SECTION = "## 6. Local emulation: SAM CLI and Docker"
+DAILY_ONLY = "bikecast.bikes.daily:SPEC"  # MODEL_SPECS of a deployment that serves the daily model alone
+HOURLY_PATH = "/models/hourly/predict"
 
-FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-}
 POWERTOOLS = {
     "POWERTOOLS_SERVICE_NAME": "bikecast-predict",
     "POWERTOOLS_METRICS_NAMESPACE": "bikecast",
@@ -48,9 +51,11 @@ def add_import_roots() -> None:
 
 
 def bench_env(moto_url: str, bucket: str = BUCKET) -> dict[str, str]:
-    """Environment for the handler: fake credentials (nothing can reach AWS), moto_server as S3, Powertools quiet."""
-    env = {key: value for key, value in os.environ.items() if key not in ("AWS_PROFILE", "AWS_CONFIG_FILE")}
-    env.update(FAKE_AWS)
+    """Environment for the handler: fake credentials (nothing can reach AWS), moto_server as S3, Powertools quiet,
+    every model the function serves by default (MODEL_SPECS unset)."""
+    drop = ("AWS_PROFILE", "AWS_CONFIG_FILE", "MODEL_SPECS", "MODEL_PREFIX")
+    env = {key: value for key, value in os.environ.items() if key not in drop}
+    env.update(FAKE_CREDENTIALS)
     env.update(POWERTOOLS)
     env.update({"MODEL_BUCKET": bucket, "S3_ENDPOINT_URL": moto_url, "AWS_ENDPOINT_URL_S3": moto_url})
     return env
@@ -61,11 +66,37 @@ def load_event(name: str) -> dict[str, Any]:
     return event
 
 
-def predict_event(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """An API Gateway REST event for POST /predict: events/predict-single.json with these rows as the body."""
+def predict_event(rows: Sequence[Mapping[str, Any]], path: str = "/predict", explain: bool | None = None) -> dict[str, Any]:
+    """An API Gateway REST event for POST ``path``: events/predict-single.json with these rows as the body."""
     event = copy.deepcopy(load_event("predict-single"))
-    event["body"] = json.dumps({"instances": list(rows)})
+    event["resource"] = event["path"] = event["requestContext"]["resourcePath"] = path
+    event["requestContext"]["path"] = "/Prod" + path
+    body: dict[str, Any] = {"instances": list(rows)}
+    if explain is not None:
+        body["explain"] = explain
+    event["body"] = json.dumps(body)
     return event
+
+
+def hourly_row() -> dict[str, Any]:
+    """The sample event's day at 8 in the morning, as one row for the hourly model."""
+    row: dict[str, Any] = json.loads(load_event("predict-single")["body"])["instances"][0]
+    row.pop("instant", None)
+    return row | {"hr": 8}
+
+
+def put_in_place(artifact: Artifact, bucket: str = BUCKET) -> Verdict:
+    """Publish a built artifact through the gate production uses (as tests.conftest.put_in_place, which the
+    benchmarks do not import: it pulls in pytest); promoted when no model of its name serves yet."""
+    from training import promotion
+    from training.deployment import Deployment
+    from training.settings import TrainSettings
+
+    where = Deployment(TrainSettings().model_copy(update={"bucket": bucket}))
+    name = artifact.spec.name
+    pointer, current = promotion.current_model(where, name)
+    verdict = promotion.judge(where, name, artifact, current, progress=lambda _: None)
+    return promotion.release(where, name, artifact, verdict, pointer, progress=lambda _: None)
 
 
 def _status_mib(field: str) -> float:

@@ -8,7 +8,8 @@ Adapted only where pandas 3 requires it, each marked "pandas 3:" below:
 - its ``Pandas4Warning`` about ``convert_dates`` is silenced, so it does not print on every request.
 
 ``model`` is set before serving, as the article's ``__main__`` does with ``pickle.load``; the benchmark sets a
-HistGradientBoostingRegressor fitted on these 12 features (see run.py).
+GradientBoostingRegressor with the daily recipe's parameters (``daily.SPEC.recipe.params``), fitted on these 12
+features (``daily.SEED_FEATURES``) and the count itself, as the seed did (see run.py).
 """
 
 from __future__ import annotations

@@ -31,13 +31,15 @@ SAM = os.environ.get("SAM_CLI", str(REPO / ".venv-sam" / "bin" / "sam"))
 MOTO_SERVER = str(Path(sys.executable).parent / "moto_server")
 # Containers reach the host through the Docker bridge gateway under this name (see --add-host below).
 CONTAINER_HOST = "host.docker.internal"
-FAKE_AWS = {
+# Fake credentials (the one copy: tests and benchmarks use these too), so nothing can reach a real account.
+FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
-    "SAM_CLI_TELEMETRY": "0",
 }
+FAKE_AWS = FAKE_CREDENTIALS | {"SAM_CLI_TELEMETRY": "0"}
 
 
 def free_port() -> int:

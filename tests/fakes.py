@@ -1,13 +1,6 @@
-"""Stand-ins with no dependencies, shared by the tests and the benchmarks (which must not import test fixtures)."""
+"""Stand-ins shared by the tests and the benchmarks (which must not import test fixtures)."""
 
-# Fake credentials, so nothing can reach a real account even by mistake.
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-}
+from sam_local import FAKE_CREDENTIALS as FAKE_CREDENTIALS  # the one copy, beside the emulation that needs it
 
 
 class FakeLambdaContext:

@@ -31,7 +31,7 @@ from bikecast.serving import BatchTooLarge, ModelUnavailable, Service, Settings
 from bikecast.spec import ModelSpec
 
 logger = Logger()
-# No Powertools Tracer: importing the X-Ray SDK cost 180 ms of every cold start (0.53 s -> 0.40 s without it).
+# No Powertools Tracer: importing the X-Ray SDK was a large share of every cold start (README, Performance).
 # The function still runs with Tracing: Active, so X-Ray shows each invocation and its initialisation.
 metrics = Metrics()
 settings = Settings.from_env(os.environ)

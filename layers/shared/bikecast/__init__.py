@@ -4,7 +4,7 @@ import os
 
 # One OpenMP thread for scikit-learn's OpenMP-parallel code. On this data (hundreds of rows) threads buy nothing,
 # and on a busy 2-core machine or a fractional Lambda vCPU, OpenMP's spinning threads made a retrain with
-# HistGradientBoosting 50-100x slower (170 s instead of 1.3 s, measured). Set before scikit-learn loads its OpenMP
+# HistGradientBoosting many times slower. Set before scikit-learn loads its OpenMP
 # runtime; an explicit OMP_NUM_THREADS from the environment still wins.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 

@@ -18,9 +18,9 @@ only through the sides it takes at the tree's split nodes: for a tree of at most
 less, the serving format's), that is at most 256 outcomes. ``_SplitTables`` computes the contributions of every
 outcome of every tree when the explainer is built; explaining a batch is then one comparison per split node, a code
 of the sides taken per tree, a look-up and a sum over trees (500 trees of depth 3 on 11 features: a 5.6 MB table,
-~0.1 ms for one row, ~0.03 ms a row in batches). For larger trees, or tables past ``TABLE_MAX_ENTRIES`` (more than
+see benchmarks/RESULTS.md for its cost). For larger trees, or tables past ``TABLE_MAX_ENTRIES`` (more than
 ~1,490 depth-3 trees on 11 features), ``_LeafPaths`` evaluates the formula per row, leaf and path feature instead:
-exact too, and 7-20x slower.
+exact too, and several times slower.
 
 Cover is not in ``TreeEnsemble``'s file: a caller explaining a served model needs the trees' node cover (scikit-learn's
 ``weighted_n_node_samples``) stored beside it, padded like the other node arrays.

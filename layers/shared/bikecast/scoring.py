@@ -165,7 +165,7 @@ class Scorer:
         """(baseline, contributions per feature column) in raw space: baseline + row sum = raw."""
         if self._explainer is None:
             try:
-                self._explainer = self.trees.explainer()  # ~0.1-0.3 s: built on the first request that asks
+                self._explainer = self.trees.explainer()  # once per version, on the first request that asks
             except ValueError:
                 raise CannotExplain("this version was published without node covers and cannot explain") from None
         contributions = self._explainer.contributions(matrix)

@@ -355,12 +355,13 @@ def run_hypothesis(handler: ModuleType, tally: Tally) -> None:
         assert list(answer.body) == list(rows)
 
     @fast(150)
-    @given(st.lists(valid_rows, min_size=1, max_size=20))
-    def valid_batches(rows: list[dict[str, Json]]) -> None:
-        answer = post(handler, "/predict", json.dumps({"instances": rows}))
+    @given(st.lists(valid_rows, min_size=1, max_size=20), st.booleans())
+    def valid_batches(rows: list[dict[str, Json]], explain: bool) -> None:
+        answer = post(handler, "/predict", json.dumps({"instances": rows, "explain": explain}))
         tally.check(answer, "/predict", "POST", rows[:2])
         assert answer.status == 200, answer.body
-        assert len(answer.body["predictions"]) == len(rows)
+        assert len(answer.body["predictions"]) == len(answer.body["intervals"]) == len(rows)
+        assert ("explanations" in answer.body) == explain
 
     @fast(150)
     @given(st.data(), st.sampled_from(["/predict", "/api/makecalc", "/models/hourly/predict"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import sys
 from collections.abc import Iterator
 from types import ModuleType
@@ -181,3 +182,52 @@ def test_a_bucket_written_before_model_specs_is_served_as_it_was(
     assert (status, body["details"][0]["field"]) == (422, "explain")
     assert call(app, load_event("health"), lambda_context)[0] == 200
     assert call(app, load_event("model"), lambda_context)[2]["version"] == version
+
+
+def test_explanations_take_each_forecast_apart_by_field(app: ModuleType, lambda_context: FakeLambdaContext) -> None:
+    status, _, body = call(app, load_event("predict-explain"), lambda_context)
+    assert status == 200, body
+    inputs = set(json.loads(load_event("predict-single")["body"])["instances"][0])
+    for forecast, explanation in zip(body["predictions"], body["explanations"], strict=True):
+        contributions = explanation["contributions"]
+        assert set(contributions) <= inputs and "yr" in contributions and "dteday" in contributions
+        assert "atemp" not in contributions  # not a feature of the model
+        # in the model's output space, the log of the count: the forecast is the exponential of the sum
+        total = explanation["baseline"] + sum(contributions.values())
+        assert abs(math.exp(total) - forecast) <= 0.5 + 1e-9 * forecast
+    first = body["explanations"][0]["contributions"]
+    assert first["yr"] < 0 < body["explanations"][1]["contributions"]["yr"]  # 2011 below, 2012 above the mean
+
+
+def test_every_forecast_has_its_interval(app: ModuleType, lambda_context: FakeLambdaContext) -> None:
+    status, _, body = call(app, load_event("predict-batch"), lambda_context)
+    assert status == 200
+    assert body["interval_level"] == 0.8
+    for forecast, interval in zip(body["predictions"], body["intervals"], strict=True):
+        assert isinstance(interval["lower"], int) and isinstance(interval["upper"], int)
+        assert 0 <= interval["lower"] <= forecast <= interval["upper"]
+
+
+def test_the_models_route_lists_each_model(app: ModuleType, lambda_context: FakeLambdaContext) -> None:
+    status, _, body = call(app, load_event("models"), lambda_context)
+    assert status == 200
+    assert body["default"] == "daily"
+    daily, hourly = body["models"]
+    assert (daily["name"], hourly["name"]) == ("daily", "hourly")
+    assert daily["version"] is not None
+    assert hourly["version"] is None  # none published in this bucket: listed, without a version
+    assert "hr" in hourly["required_fields"]
+    assert call(app, load_event("hourly-predict"), lambda_context)[0] == 503
+
+
+def test_the_hourly_model_answers_on_its_route(
+    published: publish.Artifact, hourly_artifact: publish.Artifact, lambda_context: FakeLambdaContext
+) -> None:
+    put_in_place(hourly_artifact)
+    app = fresh_app()
+    status, headers, body = call(app, load_event("hourly-predict"), lambda_context)
+    assert (status, headers["X-Model-Version"]) == (200, hourly_artifact.version)
+    assert len(body["predictions"]) == len(body["intervals"]) == 24
+    assert call(app, load_event("makecalc-seed"), lambda_context)[1]["X-Model-Version"] == published.version
+    status, _, manifest = call(app, dict(load_event("model"), path="/models/hourly"), lambda_context)
+    assert (status, manifest["model_name"]) == (200, "hourly")

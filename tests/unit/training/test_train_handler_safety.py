@@ -20,7 +20,7 @@ import pytest
 from moto import mock_aws
 
 from bikecast.registry import ModelRegistry
-from bikecast.store import S3Store
+from bikecast.store import S3Store, StoreError
 from tests.conftest import BUCKET, DAILY, FakeLambdaContext, load_event
 from training import data
 
@@ -209,3 +209,11 @@ def test_poisoned_uploads_are_never_promoted_and_the_real_one_is(handler: Module
     assert current() == real["version"]
     files = [f["key"] for f in registry().manifest(real["version"])["training_data"]["files"]]
     assert files == ["training-data/day-2011-01-to-2012-08.csv", "training-data/day-2012-09-to-12.csv"]
+
+
+def test_a_fault_that_is_not_the_datas_still_raises_so_s3_retries(handler: ModuleType) -> None:
+    """A bucket S3 refuses (here: none by that name) is S3's fault, not the upload's: the function raises."""
+    event = s3_event("training-data/day.csv")
+    event["Records"][0]["s3"]["bucket"]["name"] = "no-such-bucket-here"
+    with pytest.raises(StoreError, match="S3 refused"):
+        handler.lambda_handler(event, FakeLambdaContext())
