@@ -1,8 +1,9 @@
 """What the benchmark driver and its child processes share: paths, environment, events, a Lambda context, and
 putting a model in place the way production does.
 
-Standard library only at import time (``tests.fakes`` has no dependencies), so a cold-start child pays nothing
-here that the handler would not; the training imports are inside the functions that need them.
+Standard library only at import time, so a cold-start child pays nothing here that the handler would not: the
+fake credentials (``sam_local.FAKE_CREDENTIALS``, the one copy) and the training imports are imported inside the
+functions that need them, which only the driver calls.
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from tests.fakes import FAKE_CREDENTIALS
-from tests.fakes import FakeLambdaContext as FakeLambdaContext  # re-exported for child and run
 
 if TYPE_CHECKING:
     from training.promotion import Verdict
@@ -44,6 +42,21 @@ POWERTOOLS = {
 }
 
 
+class FakeLambdaContext:
+    """The Lambda context, as ``tests.fakes.FakeLambdaContext``: not imported from there, because tests.fakes
+    imports sam_local (subprocess, urllib.request, uuid: ~10 ms that no Lambda cold start pays), and a cold-start
+    child measures everything it imports."""
+
+    function_name = "PredictFunction"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:PredictFunction"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
 def add_import_roots() -> None:
     for root in reversed(IMPORT_ROOTS):
         if str(root) not in sys.path:
@@ -53,6 +66,9 @@ def add_import_roots() -> None:
 def bench_env(moto_url: str, bucket: str = BUCKET) -> dict[str, str]:
     """Environment for the handler: fake credentials (nothing can reach AWS), moto_server as S3, Powertools quiet,
     every model the function serves by default (MODEL_SPECS unset)."""
+    add_import_roots()
+    from sam_local import FAKE_CREDENTIALS
+
     drop = ("AWS_PROFILE", "AWS_CONFIG_FILE", "MODEL_SPECS", "MODEL_PREFIX")
     env = {key: value for key, value in os.environ.items() if key not in drop}
     env.update(FAKE_CREDENTIALS)
@@ -66,7 +82,9 @@ def load_event(name: str) -> dict[str, Any]:
     return event
 
 
-def predict_event(rows: Sequence[Mapping[str, Any]], path: str = "/predict", explain: bool | None = None) -> dict[str, Any]:
+def predict_event(
+    rows: Sequence[Mapping[str, Any]], path: str = "/predict", explain: bool | None = None
+) -> dict[str, Any]:
     """An API Gateway REST event for POST ``path``: events/predict-single.json with these rows as the body."""
     event = copy.deepcopy(load_event("predict-single"))
     event["resource"] = event["path"] = event["requestContext"]["resourcePath"] = path

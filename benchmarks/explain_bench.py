@@ -1,9 +1,11 @@
-"""Timing of feature contributions (bikecast.explain): `python benchmarks/explain_bench.py`.
+"""Timing of feature contributions (bikecast.explain): `python benchmarks/explain_bench.py [daily|hourly]`.
 
-Fits the production model (training.model's parameters: 500 trees of depth 3) on the bike-sharing data, then
-prints p50 timings of ``TreeExplainer.contributions`` for 1, 100, 1,000 and 10,000 rows next to
-``TreeEnsemble.predict`` on the same rows, the explainer's build time, the largest additivity error and the peak
-memory of explaining 10,000 rows. Asserts nothing; every timing loop is bounded in count and in time.
+Fits a model spec's recipe (``training.fit.fit``; the daily model by default: 300 trees of depth 3) on its bundled
+data, then prints p50 timings of ``TreeExplainer.contributions`` for 1, 100, 1,000 and 10,000 rows next to
+``TreeEnsemble.predict`` on the same rows, the explainer's build time, the largest additivity error (trees only:
+the growth term outside them is explained in closed form by ``bikecast.scoring``) and the peak memory of
+explaining 10,000 rows. Asserts nothing; every timing loop is bounded in count and in time. The handler's cost of
+explanations, end to end, is in run.py's section 1.3.
 """
 
 from __future__ import annotations
@@ -17,16 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-for root in (REPO, REPO / "layers" / "shared"):  # this checkout's bikecast, not an installed one
+for root in (REPO, REPO / "layers" / "shared"):  # this checkout's bikecast and training, not installed ones
     sys.path.insert(0, str(root))
 
 import numpy as np  # noqa: E402
 
 import bikecast  # noqa: E402, F401  (sets OMP_NUM_THREADS=1 before scikit-learn loads)
-from bikecast import features  # noqa: E402
-from bikecast.explain import TreeExplainer  # noqa: E402
-from bikecast.trees import TreeEnsemble  # noqa: E402
-from training import data, model  # noqa: E402
+from bikecast.spec import load_specs  # noqa: E402
+from training import data, fit  # noqa: E402
 
 # (rows, repetitions, seconds at most) per batch size
 PLAN = ((1, 2000, 10.0), (100, 300, 10.0), (1_000, 60, 15.0), (10_000, 10, 20.0))
@@ -48,20 +48,22 @@ def p50_ms(call: Callable[[], object], repetitions: int, budget_s: float) -> flo
 
 
 def main() -> None:
-    training = data.load(str(data.DEFAULT_DATA))
-    pipeline = model.build_pipeline().fit(training.batch, training.target)
-    regressor = pipeline[-1]
-    matrix = features.feature_matrix(training.batch)
+    spec = load_specs()[sys.argv[1] if len(sys.argv) > 1 else "daily"]
+    training = data.load(spec, str(data.bundled(spec)))
+    fitted = fit.fit(spec, training)
+    regressor = fitted.estimator
+    matrix = spec.features(training.batch)
 
     build_ms = []
     for _ in range(BUILDS):
         start = time.perf_counter()
-        explainer = TreeEnsemble.from_gradient_boosting(regressor).explainer()
+        explainer = fitted.scorer().trees.explainer()
         build_ms.append((time.perf_counter() - start) * 1000)
-    ensemble = TreeEnsemble.from_gradient_boosting(regressor)
+    ensemble = fitted.scorer().trees
     kernel = type(explainer._kernel).__name__
-    print(f"model: {len(regressor.estimators_)} trees, max_depth {regressor.max_depth}, {matrix.shape[1]} features")
-    print(f"explainer build (from_gradient_boosting): p50 {statistics.median(build_ms):.1f} ms; kernel {kernel}")
+    shape = f"max_depth {regressor.max_depth}" if regressor.max_depth else f"max_leaf_nodes {regressor.max_leaf_nodes}"
+    print(f"{spec.name} model: {len(regressor.estimators_)} trees, {shape}, {matrix.shape[1]} features")
+    print(f"explainer build (Fitted.scorer().trees.explainer()): p50 {statistics.median(build_ms):.1f} ms; {kernel}")
     print()
     header = ("rows", "contributions p50", "per row", "predict p50", "max |additivity error|")
     print(" | ".join(f"{name:>{width}}" for name, width in zip(header, WIDTHS, strict=True)))

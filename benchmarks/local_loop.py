@@ -35,7 +35,7 @@ common.add_import_roots()
 
 import sam_local  # noqa: E402
 
-from bikecast.registry import ModelRegistry  # noqa: E402
+from bikecast.bikes import daily  # noqa: E402
 from bikecast.store import S3Store  # noqa: E402
 from training import data, publish  # noqa: E402
 
@@ -181,10 +181,9 @@ def main() -> int:
         env = common.bench_env(moto_url)
         os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
         say("training and publishing the default model")
-        store = S3Store(common.BUCKET)
-        store.ensure_bucket()
-        artifact = publish.build(data.load(str(data.DEFAULT_DATA)), progress=lambda _: None)
-        publish.publish(artifact, ModelRegistry(store), progress=lambda _: None)
+        S3Store(common.BUCKET).ensure_bucket()
+        labelled = data.load(daily.SPEC, str(data.bundled(daily.SPEC)))
+        common.put_in_place(publish.build(daily.SPEC, labelled, progress=lambda _: None), common.BUCKET)
         env_vars = sam_local.env_file(common.BUCKET, moto_url, sam_local.STATE / "bench-env.json")
         fixed, default, in_process = [], [], []
         for run in range(INVOKE_RUNS):
