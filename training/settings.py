@@ -6,17 +6,15 @@ here or say the same.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from pydantic import Field
 
-from pydantic import BaseModel, ConfigDict, Field
+from bikecast.environment import EnvSettings
 
 from bikecast.registry import MODELS_PREFIX
 from bikecast.spec import DEFAULT_SPECS
 
 
-class TrainSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
-
+class TrainSettings(EnvSettings):
     bucket: str = Field(default="bikecast-models-local", alias="MODEL_BUCKET")
     prefix: str = Field(default=MODELS_PREFIX, alias="MODEL_PREFIX")
     specs: str = Field(default=DEFAULT_SPECS, alias="MODEL_SPECS")
@@ -37,8 +35,3 @@ class TrainSettings(BaseModel):
     max_upload_bytes: int = Field(default=50_000_000, ge=1, alias="MAX_UPLOAD_BYTES")
     max_upload_rows: int = Field(default=500_000, ge=1, alias="MAX_UPLOAD_ROWS")
     max_field_chars: int = Field(default=100, ge=10, alias="MAX_FIELD_CHARS")
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> TrainSettings:
-        names = {info.alias for info in cls.model_fields.values()}
-        return cls.model_validate({name: value for name, value in env.items() if name in names and value != ""})

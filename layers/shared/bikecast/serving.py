@@ -18,9 +18,10 @@ from typing import Annotated, Any
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from bikecast import artifact, rows
+from bikecast.environment import EnvSettings
 from bikecast.registry import MODELS_PREFIX, Layout, ModelRegistry, PointerInvalid
 from bikecast.rows import Batch
 from bikecast.scoring import MAX_VALUE, Scorer, ServingInvalid
@@ -32,10 +33,8 @@ log = logging.getLogger(__name__)
 MAX_WARNINGS = 100
 
 
-class Settings(BaseModel):
+class Settings(EnvSettings):
     """The predict function's settings, read once from its environment (names as in template.yaml)."""
-
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
 
     bucket: str = Field(default="", alias="MODEL_BUCKET")
     prefix: str = Field(default=MODELS_PREFIX, alias="MODEL_PREFIX")
@@ -48,11 +47,6 @@ class Settings(BaseModel):
     enable_swagger: Annotated[bool, BeforeValidator(lambda value: str(value).strip().lower() == "true")] = Field(
         default=False, alias="ENABLE_SWAGGER"
     )  # only "true" switches it on
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        names = {info.alias for info in cls.model_fields.values()}
-        return cls.model_validate({name: value for name, value in env.items() if name in names and value != ""})
 
 
 class ModelUnavailable(Exception):

@@ -1,9 +1,9 @@
 """A fitted gradient-boosting model as plain arrays, and its prediction in numpy: the serving format.
 
 Why not a library: onnxruntime (the natural choice) is 70 MB unzipped, treelite imports scipy and predicted
-10,000 rows far slower, and scikit-learn with scipy is 125 MB and a second to import (README, Performance). This format loads with
-``numpy.load(allow_pickle=False)`` (data, never code) and imports nothing beyond numpy. Training checks it against
-scikit-learn on every training row before publishing it.
+10,000 rows far slower, and scikit-learn with scipy is 125 MB and a second to import (README: Performance). This
+format loads with ``numpy.load(allow_pickle=False)`` (data, never code) and imports nothing beyond numpy.
+Training checks it against scikit-learn on every training row before publishing it.
 
 A file is checked before it can serve (``TreeEnsemble.from_bytes``): every array of the right shape and type,
 every tree a tree (children in range, no node reached twice, so no cycle), at most ``MAX_LEAVES`` leaves, every

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bikecast.bikes.calendar import FIRST_DAY, calendar_columns
 from bikecast.fields import LAST_DAY, Date, Integer, Number
 from bikecast.rows import Batch
-from bikecast.spec import Contradiction, Derived
+from bikecast.spec import Answer, Contradiction, Derived, TrainingData
 
 # Hurricane Sandy closed Washington D.C. on these days (22 rentals on the first): reported apart in holdouts.
 SANDY = ("2012-10-29", "2012-10-30")
@@ -55,6 +55,17 @@ class Counts(BaseModel):
     cnt: Integer = Field(ge=0, le=MAX_COUNT, description="Total rentals.")
     casual: Integer | None = Field(default=None, ge=0, le=MAX_COUNT, description="Rentals by casual users.")
     registered: Integer | None = Field(default=None, ge=0, le=MAX_COUNT, description="Rentals by registered users.")
+
+
+# What both bike models share in their specs.
+RANGE_CHECKED = ("dteday", "yr", "weathersit", "temp", "atemp", "hum", "windspeed")
+RENTALS = Answer(integer=True, minimum=0.0, unit="rentals")
+GROWTH = "yr", "mnth"  # growth along the years, a factor per month
+
+
+def rentals_data(labels: type[BaseModel], key: tuple[str, ...], bundled: str) -> TrainingData:
+    """Rows of the UCI files: keyed by ``key``, in time by day, counts that must add up, the bundled file."""
+    return TrainingData(labels=labels, target="cnt", key=key, time="dteday", check=check_counts, bundled=bundled)
 
 
 def check_counts(batch: Batch) -> Sequence[tuple[int, str]]:

@@ -7,15 +7,18 @@ from pydantic import Field
 from bikecast.bikes.common import (
     DERIVED,
     FIRST_INSTANT,
+    GROWTH,
     LAST_INSTANT,
+    RANGE_CHECKED,
+    RENTALS,
     SANDY,
     Counts,
     Weather,
-    check_counts,
     derive_calendar,
+    rentals_data,
 )
 from bikecast.fields import Integer
-from bikecast.spec import Answer, Calibration, Card, Growth, ModelSpec, Recipe, TrainingData
+from bikecast.spec import Calibration, Card, Growth, ModelSpec, Recipe
 
 
 class DailyRow(Weather):
@@ -52,16 +55,9 @@ SPEC = ModelSpec(
     derive=derive_calendar,
     feature_names=FEATURES,
     derived=DERIVED,
-    range_checked=("dteday", "yr", "weathersit", "temp", "atemp", "hum", "windspeed"),
-    answer=Answer(integer=True, minimum=0.0, unit="rentals"),
-    data=TrainingData(
-        labels=DailyLabels,
-        target="cnt",
-        key=("dteday",),
-        time="dteday",
-        check=check_counts,
-        bundled="bike-sharing/day.csv",
-    ),
+    range_checked=RANGE_CHECKED,
+    answer=RENTALS,
+    data=rentals_data(DailyLabels, key=("dteday",), bundled="bike-sharing/day.csv"),
     recipe=Recipe(
         # Log counts (effects multiply: rain takes a share of the riders, not a number), shallow trees, shrinkage and
         # row subsampling; the cheapest point of the plateau n_estimators x learning_rate ~ 15 found by inner
@@ -70,7 +66,7 @@ SPEC = ModelSpec(
         target="log",
         # Year-on-year ratios fell from ~2.5 (Jan-Mar 2012) to ~1.45 (May-Aug) while the difference in rentals per
         # day stayed near +2,000: constant growth in riders, weather-adjusted (the winter of early 2012 was mild).
-        growth=Growth(feature="yr", by="mnth", adjusted=True),
+        growth=Growth(*GROWTH, adjusted=True),
         # Forward errors (a forecast made today, judged 1-4 months on), scaled by sqrt(forecast) like count noise.
         calibration=Calibration(step_months=1, horizon_months=4, scale="sqrt"),
         holdout_days=122,
