@@ -9,7 +9,6 @@ from __future__ import annotations
 from pydantic import Field
 
 from bikecast.environment import EnvSettings
-
 from bikecast.registry import MODELS_PREFIX
 from bikecast.spec import DEFAULT_SPECS
 

@@ -2,47 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
-import sys
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from bikecast.store import S3Store
-from tests.conftest import BUCKET, EVENTS, REPO, FakeLambdaContext, load_event, put_in_place
+from tests.conftest import EVENTS, REPO, FakeLambdaContext, load_event, put_in_place
+from tests.unit.functions.conftest import fresh_app
 from training import publish
 
 SEED_ACTUAL = {"0": 985, "1": 801, "2": 1349}
-
-
-def fresh_app() -> ModuleType:
-    """Import the handler as a cold start would: module globals, model load and all."""
-    sys.modules.pop("app", None)
-    return importlib.import_module("app")
-
-
-@pytest.fixture
-def s3(aws_env: None, powertools_env: None) -> Iterator[S3Store]:
-    with mock_aws():
-        boto3.client("s3").create_bucket(Bucket=BUCKET)
-        yield S3Store(BUCKET)
-
-
-@pytest.fixture
-def published(s3: S3Store, built_artifact: publish.Artifact) -> publish.Artifact:
-    put_in_place(built_artifact)
-    return built_artifact
-
-
-@pytest.fixture
-def app(published: publish.Artifact) -> ModuleType:
-    return fresh_app()
 
 
 def call(app: ModuleType, event: dict[str, Any], context: FakeLambdaContext) -> tuple[int, dict[str, Any], Any]:
@@ -190,7 +162,9 @@ def test_explanations_take_each_forecast_apart_by_field(app: ModuleType, lambda_
     inputs = set(json.loads(load_event("predict-single")["body"])["instances"][0])
     for forecast, explanation in zip(body["predictions"], body["explanations"], strict=True):
         contributions = explanation["contributions"]
-        assert set(contributions) <= inputs and "yr" in contributions and "dteday" in contributions
+        assert set(contributions) <= inputs
+        assert "yr" in contributions
+        assert "dteday" in contributions
         assert "atemp" not in contributions  # not a feature of the model
         # in the model's output space, the log of the count: the forecast is the exponential of the sum
         total = explanation["baseline"] + sum(contributions.values())
@@ -204,7 +178,8 @@ def test_every_forecast_has_its_interval(app: ModuleType, lambda_context: FakeLa
     assert status == 200
     assert body["interval_level"] == 0.8
     for forecast, interval in zip(body["predictions"], body["intervals"], strict=True):
-        assert isinstance(interval["lower"], int) and isinstance(interval["upper"], int)
+        assert isinstance(interval["lower"], int)
+        assert isinstance(interval["upper"], int)
         assert 0 <= interval["lower"] <= forecast <= interval["upper"]
 
 

@@ -4,38 +4,20 @@ that once answered 500, an oversized answer, a wrong acceptance or an unbounded 
 from __future__ import annotations
 
 import copy
-import importlib
 import json
-import sys
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from bikecast.registry import ModelRegistry
 from bikecast.store import S3Store
-from tests.conftest import BUCKET, FakeLambdaContext, load_event, put_in_place
+from tests.conftest import FakeLambdaContext, load_event
+from tests.unit.functions.conftest import fresh_app
 from training import publish
 
 ROW = {"dteday": "2012-06-01", "weathersit": 1, "temp": 0.6, "atemp": 0.55, "hum": 0.5, "windspeed": 0.2}
 LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024  # bytes of the whole response Lambda may return synchronously
-
-
-@pytest.fixture
-def s3(aws_env: None, powertools_env: None) -> Iterator[S3Store]:
-    with mock_aws():
-        boto3.client("s3").create_bucket(Bucket=BUCKET)
-        yield S3Store(BUCKET)
-
-
-@pytest.fixture
-def app(s3: S3Store, built_artifact: publish.Artifact) -> ModuleType:
-    put_in_place(built_artifact)
-    sys.modules.pop("app", None)
-    return importlib.import_module("app")
 
 
 def invoke(app: ModuleType, event: Any) -> dict[str, Any]:
@@ -97,8 +79,7 @@ def test_model_route_survives_an_odd_manifest(s3: S3Store, built_artifact: publi
     registry = ModelRegistry(s3)
     registry.publish(built_artifact.version, built_artifact.files, manifest)
     registry.move_pointer(built_artifact.version)
-    sys.modules.pop("app", None)
-    app = importlib.import_module("app")
+    app = fresh_app()
     response = invoke(app, load_event("model"))
     assert response["statusCode"] == 200, response["body"]
 

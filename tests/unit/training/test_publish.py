@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from bikecast import artifact
 from bikecast.registry import MODEL_FILE
 from bikecast.trees import TREES_FILE
 from tests.conftest import DAILY
@@ -17,7 +18,7 @@ from training.data import Labelled
 def test_the_manifest_describes_the_artifact(built_artifact: publish.Artifact) -> None:
     manifest = built_artifact.manifest
     assert manifest["model_name"] == "daily"
-    assert manifest["model"]["sha256"] == publish.artifact.sha256_hex(built_artifact.files[MODEL_FILE])
+    assert manifest["model"]["sha256"] == artifact.sha256_hex(built_artifact.files[MODEL_FILE])
     assert manifest["training_data"]["rows"] == 731
     assert manifest["training_data"]["sha256"].startswith("a6bcf826")
     assert set(manifest["libraries"]) >= {"python", "scikit-learn", "numpy"}
