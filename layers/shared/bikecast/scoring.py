@@ -180,13 +180,17 @@ class Scorer:
         for term in self.linear:
             term_low, term_high = term.bounds()
             low, high = low + term_low, high + term_high
-        ends = self.values(np.array([low, high]))
-        if self.interval is not None:
-            spread = np.sqrt(np.clip(ends, 0, None)) if self.interval.kind == "sqrt" else np.ones(2)
-            ends = np.concatenate(
-                [ends, ends - self.interval.widest() * spread, ends + self.interval.widest() * spread]
-            )
-        return float(ends.min()), float(ends.max())
+        # a hostile artifact's bounds may overflow to inf or nan: load() refuses any that are not finite
+        with np.errstate(all="ignore"):
+            ends = self.values(np.array([low, high]))
+            if self.interval is not None:
+                spread = np.sqrt(np.clip(ends, 0, None)) if self.interval.kind == "sqrt" else np.ones(2)
+                ends = np.concatenate(
+                    [ends, ends - self.interval.widest() * spread, ends + self.interval.widest() * spread]
+                )
+            if np.isnan(ends).any():
+                return math.nan, math.nan
+            return float(ends.min()), float(ends.max())
 
     @classmethod
     def load(cls, serving: Mapping[str, Any], tree_file: bytes, computable: Callable[[Sequence[str]], bool]) -> Scorer:
