@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import math
 import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -120,32 +121,19 @@ def columns_from_json(row: type[BaseModel], items: list[Any], keys: list[str] | 
     """The rows validated column by column, or None if any value needs the row model to judge it."""
     if not items or not all(type(item) is dict for item in items):
         return None
-    fields = rules(row)
-    required = [f.name for f in fields if f.required]
-    given: dict[str, Sequence[Any]]
-    try:  # one C-level pass over the rows, then columns by transposing
-        everything = operator.itemgetter(*(f.name for f in fields))
-        columns = zip(*map(_as_tuple(everything, len(fields)), items), strict=True)
-        given = dict(zip([f.name for f in fields], columns, strict=True))
-    except KeyError:  # some rows leave optional fields out, or a required one (an error)
-        try:
-            present = operator.itemgetter(*required)
-            columns = zip(*map(_as_tuple(present, len(required)), items), strict=True)
-            given = dict(zip(required, columns, strict=True))
-        except KeyError:
-            return None  # a required field is missing: the row model names it
-        given |= {f.name: [item.get(f.name) for item in items] for f in fields if not f.required}
     batch: Batch = {}
-    for rule in fields:
-        column = _days(given[rule.name], rule) if rule.kind == "date" else _numbers(given[rule.name], rule)
+    for rule in rules(row):
+        try:  # one C-level pass over the rows per field
+            given = list(map(operator.itemgetter(rule.name), items))
+        except KeyError:
+            if rule.required:
+                return None  # the row model names the row that lacks it
+            given = list(map(dict.get, items, itertools.repeat(rule.name)))
+        column = _days(given, rule) if rule.kind == "date" else _numbers(given, rule)
         if column is None:
             return None
         batch[rule.name] = column
     return Columns(row, batch, keys)
-
-
-def _as_tuple(getter: Callable[[Any], Any], count: int) -> Callable[[Any], tuple[Any, ...]]:
-    return getter if count > 1 else lambda item: (getter(item),)
 
 
 def _days(values: Sequence[Any], rule: FieldRule) -> NDArray[np.int64] | None:
@@ -173,6 +161,8 @@ def _numbers(values: Sequence[Any], rule: FieldRule) -> NDArray[np.float64] | No
     compares them: as floats."""
     kinds = set(map(type, values))
     missing = not rule.required and _NONE in kinds
+    if missing and kinds == {_NONE}:  # an optional field no row gives
+        return np.full(len(values), math.nan)
     if missing:
         kinds.discard(_NONE)
         values = [math.nan if value is None else value for value in values]
