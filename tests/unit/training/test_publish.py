@@ -9,7 +9,7 @@ import pytest
 
 from bikecast import artifact
 from bikecast.registry import MODEL_FILE
-from bikecast.trees import TREES_FILE
+from bikecast.trees import TREES_FILE, TreeEnsemble
 from tests.conftest import DAILY
 from training import card, fit, publish
 from training.data import Labelled
@@ -34,6 +34,11 @@ def test_the_manifest_describes_the_artifact(built_artifact: publish.Artifact) -
     growth = manifest["model"]["growth"]
     assert (growth["feature"], growth["by"], growth["low"], growth["high"]) == ("yr", "mnth", 0.0, 1.0)
     assert len(growth["table"]) == 12
+    # the serving files' feature names and count, which the predict function checks against its own before serving
+    serving = manifest["serving"]
+    assert serving["features"] == list(DAILY.feature_names)
+    assert serving["n_features"] == len(DAILY.feature_names)
+    assert TreeEnsemble.from_bytes(built_artifact.files[serving["file"]], serving["n_features"]).n_features == 10
 
 
 def test_the_interval_is_calibrated_and_its_coverage_recorded(built_artifact: publish.Artifact) -> None:

@@ -120,6 +120,9 @@ def test_a_drifted_upload_is_published_held_and_promoted_by_an_operator(
     assert held["promoted"] is False
     assert held["reason"].startswith("the upload drifted")
     registry = strict.registry("daily")
+    refusal = registry.decisions()[-1]
+    assert (refusal["action"], refusal["version"], refusal["reason"]) == ("keep", held["version"], held["reason"])
+    assert registry.manifest(held["version"])["gate"]["reason"] == held["reason"]
     assert current_version(strict) == first["version"]
     assert registry.upload_record("training-data/after.csv")["status"] == "held"  # type: ignore[index]
     # held data is left out of the next training

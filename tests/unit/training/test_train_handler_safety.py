@@ -171,6 +171,17 @@ def test_a_row_dated_in_the_future_is_rejected_and_no_nan_is_written(
 
 
 POISONED = ["typo: cnt 99999 on 2012-09-01", "counts divided by 10", "all counts 0", "casual pasted as cnt"]
+INVARIANT = "is not casual + registered"
+LEVEL = "typical errors, by the median"
+SPIKE = "typical errors above"
+# The check that stops each poisoned upload, with its casual and registered columns and without them (then only
+# the labels' plausibility against the serving model can tell).
+STOPPED_BY = {
+    POISONED[0]: (INVARIANT, SPIKE),
+    POISONED[1]: (LEVEL, LEVEL),  # the parts were divided too, so they still add up
+    POISONED[2]: ("labels that never vary", "labels that never vary"),
+    POISONED[3]: (INVARIANT, LEVEL),
+}
 
 
 def poisoned(halves: tuple[str, str], case: str) -> str:
@@ -193,16 +204,24 @@ def poisoned(halves: tuple[str, str], case: str) -> str:
     return replace_column(after, "cnt", column(after, "casual"))
 
 
+def without_parts(text: str) -> str:
+    """The same file with its casual and registered cells left empty, as a file without them would be read."""
+    rows = len(column(text, "cnt"))
+    return replace_column(replace_column(text, "casual", [""] * rows), "registered", [""] * rows)
+
+
 def test_poisoned_uploads_are_never_promoted_and_the_real_one_is(handler: ModuleType, halves: tuple[str, str]) -> None:
     first = upload(handler, "day-2011-01-to-2012-08.csv", halves[0])
     assert (first["status"], first["promoted"]) == ("trained", True), first
-    for case in POISONED:
-        outcome = upload(handler, f"poisoned-{POISONED.index(case)}.csv", poisoned(halves, case))
-        assert outcome.get("promoted") is not True, (case, outcome)
-        assert outcome["status"] in ("rejected", "trained"), outcome
-        reason = outcome.get("reason") or " ".join(outcome.get("problems", []))
-        assert reason, (case, outcome)
-        assert current() == first["version"], case
+    for number, case in enumerate(POISONED):
+        texts = {"": poisoned(halves, case), "-without-parts": without_parts(poisoned(halves, case))}
+        for (suffix, text), expected in zip(texts.items(), STOPPED_BY[case], strict=True):
+            outcome = upload(handler, f"poisoned-{number}{suffix}.csv", text)
+            assert outcome["status"] == "rejected", (case, outcome)
+            assert any(expected in problem for problem in outcome["problems"]), (case, expected, outcome)
+            record = registry().upload_record(outcome["key"]) or {}
+            assert record.get("status") == "rejected", (case, record)
+            assert current() == first["version"], case
     real = upload(handler, "day-2012-09-to-12.csv", halves[1])
     assert real["status"] == "trained", real
     assert real["promoted"] is True, real["reason"]
