@@ -19,6 +19,24 @@ Strategy = st.SearchStrategy
 DAYS = st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2100, 12, 31))
 
 
+# ISO 8601 forms of 2012-06-01 that Python's datetime reads (times of 24:00 and leap seconds included): each is
+# that date, at the field and through the API.
+ISO_FORMS_OF_2012_06_01 = (
+    "2012-06-01T24:00:00",
+    "2012-06-01T24:00",
+    "2012-06-01T23:59:60",
+    "2012-06-01T23:59:60.5Z",
+    "2012-06-01t10:00:00z",
+    "2012-06-01t10:00z",
+    "2012-06-01T10:00:00z",
+    "2012-06-01T10:00:00.000+02:00",
+    "2012-06-01 10:00",
+    "20120601",
+    "20120601T100000Z",
+    "2012-W22-5",
+)
+
+
 def reproducible(examples: int) -> settings:
     """The same inputs on every run (derandomized), no per-example deadline."""
     return settings(max_examples=examples, deadline=None, derandomize=True, database=None)
