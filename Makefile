@@ -63,7 +63,8 @@ demo: setup emulation
 local: setup emulation
 	$(PY) local-emulation/stack.py up
 
-## invoke: sam local invoke FUNCTION with EVENT against the running local stack (STS answered by its moto_server)
+## invoke: sam local invoke FUNCTION with EVENT against the running local stack (STS answered by its moto_server),
+## on the function's layers baked into an image (see README, Local emulation); prints the command it runs
 invoke:
 	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=PredictFunction EVENT=events/makecalc-seed.json"; exit 2; }
 	$(PY) local-emulation/stack.py invoke $(FUNCTION) $(EVENT)

@@ -9,6 +9,8 @@ Traffic stays on this machine: loopback, and the Lambda containers on the Docker
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import json
 import os
 import re
@@ -16,6 +18,8 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +28,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import sam_template
 
 REPO = Path(__file__).resolve().parent.parent
 STATE = Path(os.environ.get("BIKECAST_STATE_DIR", REPO / ".local"))
@@ -196,6 +202,137 @@ def local_command(
     ]
 
 
+# `sam local invoke` as the project runs it: SAM CLI rebuilds a function's image on every invoke when the template
+# defines its layers (samcli/local/docker/lambda_image.py, build(): `any(layer.is_defined_within_template ...)`;
+# aws/aws-sam-cli#9255, #3725), sending the layers as build context although every step is cached. So each function's
+# layers are baked into an image of ours once, and SAM CLI invokes a copy of the built template without layers on it
+# (--invoke-image). start-api keeps the template's layers, so the e2e tests still exercise that wiring.
+BUILD_DIR = REPO / ".aws-sam" / "build"
+INVOKE_TEMPLATE = "template.invoke.yaml"  # beside the built template, so its CodeUri folders stay right
+# The image SAM CLI runs python3.13 x86_64 functions on (pulled or built by lambda-image.sh).
+BASE_IMAGE = "public.ecr.aws/lambda/python:3.13-x86_64"
+BAKE_RECIPE = 1  # bump when bake()'s Dockerfile changes
+LAYERS_LABEL = "bikecast.invoke-layers"  # an invoke image's layer names: its older versions are found by it
+
+
+class BakeFailed(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class InvokeImage:
+    function: str
+    layers: dict[str, Path]  # layer logical id -> its built folder, in the order they stack under /opt
+    template: Path  # the built template without layers
+    image: str
+
+
+def docker(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
+
+
+def layers_fingerprint(layers: dict[str, Path], base_image_id: str) -> str:
+    """What an invoke image is made of: the recipe, the base image, SAM CLI's runtime emulator (SAM builds its own
+    image on ours once per image name), and every layer file's path, size and mtime, in order. (`sam build` rewrites
+    a layer's files only when it rebuilds that layer, so a cached build changes nothing here.)"""
+    digest = hashlib.sha256(f"recipe {BAKE_RECIPE}\nbase {base_image_id}\n".encode())
+    rapid = Path(SAM).resolve().parent.parent.glob("lib/python3*/site-packages/samcli/local/rapid")
+    for name, folder in [*(("rapid", path) for path in rapid), *layers.items()]:
+        digest.update(f"layer {name}\n".encode())
+        inside = len(str(folder)) + 1  # a path's part inside the folder (os.path.relpath is slow for thousands)
+        for root, dirs, files in os.walk(folder):
+            dirs.sort()
+            for file in sorted(files):
+                path = os.path.join(root, file)
+                stat = os.stat(path)
+                digest.update(f"{path[inside:]}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_mode}\n".encode())
+    return digest.hexdigest()
+
+
+def invoke_image(function: str, build_dir: Path | None = None) -> InvokeImage:
+    """``function``'s invoke image (built if missing) and the template to invoke it with (written if changed)."""
+    build_dir = build_dir or BUILD_DIR
+    built = build_dir / "template.yaml"
+    if not built.exists():
+        raise BakeFailed(f"no built template {built} (sam build)")
+    template = sam_template.load(built)
+    try:
+        names = sam_template.function_layers(template, function)
+        layers = {name: sam_template.layer_dir(template, name, build_dir) for name in names}
+    except ValueError as error:
+        raise BakeFailed(str(error)) from error
+    missing = [str(folder) for folder in layers.values() if not folder.is_dir()]
+    if missing:
+        raise BakeFailed(f"layer folder missing: {', '.join(missing)} (sam build)")
+    listed = docker("image", "ls", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}")
+    images = dict(line.split() for line in listed.stdout.splitlines())
+    if BASE_IMAGE not in images:
+        raise BakeFailed(f"no base image {BASE_IMAGE} (make emulation) {listed.stderr.strip()}")
+    image = f"bikecast-invoke-{layers_fingerprint(layers, images[BASE_IMAGE])[:16]}:latest"
+    if layers and image not in images:
+        bake(function, image, layers)
+    # Rewritten only when it changes, i.e. when the built template does (SAM CLI may be reading it meanwhile).
+    invoke_template = build_dir / INVOKE_TEMPLATE
+    text = sam_template.dump(sam_template.without_layers(template))
+    if not invoke_template.exists() or invoke_template.read_text() != text:
+        partial = invoke_template.with_name(f".{INVOKE_TEMPLATE}.{os.getpid()}")
+        partial.write_text(text)
+        partial.replace(invoke_template)
+    return InvokeImage(function, layers, invoke_template, image)
+
+
+def bake(function: str, image: str, layers: dict[str, Path]) -> None:
+    """Build ``image``: the base image with the layers copied under /opt in order, as SAM CLI's own Dockerfile
+    does (lambda_image.py, _generate_dockerfile: ADD/COPY from the context, so root-owned; a later layer's file
+    replaces an earlier one's). The build context holds only those folders; then older images of the same layers
+    go (docker refuses while a container uses one; the next bake retries)."""
+    say = f"[sam_local] {function}: baking layers {', '.join(layers)} into {image} (once per change of them)"
+    print(say, file=sys.stderr, flush=True)
+    dockerfile = f"FROM {BASE_IMAGE}\n" + "".join(f"COPY {name}/ /opt/\n" for name in layers)
+    dockerfile += f'LABEL {LAYERS_LABEL}="{",".join(layers)}"\n'
+    with tempfile.TemporaryFile() as output:
+        build = subprocess.Popen(
+            ["docker", "build", "--quiet", "--tag", image, "-"], stdin=subprocess.PIPE, stdout=output, stderr=output
+        )
+        assert build.stdin is not None
+        try:
+            with tarfile.open(fileobj=build.stdin, mode="w|", dereference=True) as context:
+                info = tarfile.TarInfo("Dockerfile")
+                info.size = len(dockerfile.encode())
+                context.addfile(info, io.BytesIO(dockerfile.encode()))
+                for name, folder in layers.items():
+                    context.add(folder, arcname=name)
+        except BrokenPipeError:
+            pass  # docker gave up reading: its output says why
+        finally:
+            build.stdin.close()
+        if build.wait() != 0:
+            output.seek(0)
+            raise BakeFailed(f"docker build of {image} failed: {output.read().decode(errors='replace')[-2000:]}")
+    repository = image.split(":")[0]
+    label = f"label={LAYERS_LABEL}={','.join(layers)}"
+    found = docker("image", "ls", "--filter", label, "--format", "{{.Repository}}:{{.Tag}}")
+    stale = [ref for ref in found.stdout.split() if ref.split(":")[0] not in (repository, "<none>")]
+    if stale:
+        docker("image", "rm", *sorted(stale, reverse=True))  # :rapid-x86_64 (SAM's, built on ours) first
+
+
+def invoke_command(
+    function: str, event: Path, env_vars: Path, network: str | None, parameters: Sequence[str] = (), *extra: str
+) -> list[str]:
+    """`sam local invoke FUNCTION -e EVENT` as the project runs it: on the function's baked image, with the built
+    template without layers. If that cannot be had, the plain invocation, said on stderr (SAM then rebuilds the
+    function's image, as on every plain invoke)."""
+    try:
+        baked = invoke_image(function)
+    except (BakeFailed, OSError) as error:
+        print(f"[sam_local] {error}; invoking {function} with the template's layers instead", file=sys.stderr)
+        return local_command("invoke", env_vars, network, parameters, function, "-e", str(event), *extra)
+    image = ["--invoke-image", f"{function}={baked.image}"] if baked.layers else []
+    template = ["-t", os.path.relpath(baked.template, REPO)]
+    return local_command("invoke", env_vars, network, parameters, function, "-e", str(event), *template, *image, *extra)
+
+
 @dataclass(frozen=True)
 class Invocation:
     answer: dict[str, Any]
@@ -237,7 +374,7 @@ def invoke_raw(
     """`sam local invoke`; the function's JSON answer is its last line of stdout."""
     started = time.perf_counter()
     result = subprocess.run(
-        local_command("invoke", env_vars, network, parameters, function, "-e", str(event)),
+        invoke_command(function, event, env_vars, network, parameters),
         cwd=REPO,
         env=sam_env(aws_endpoint),
         capture_output=True,

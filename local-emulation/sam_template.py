@@ -1,11 +1,13 @@
-"""template.yaml as data, for local emulation: which functions S3 triggers, and on which keys.
+"""template.yaml as data, for local emulation: which functions S3 triggers, and on which keys; each function's layers.
 
 The S3 notification rules of the local stack are read from here, so what triggers retraining locally is what
-the template deploys (the event types and the prefix/suffix filter of each S3 event), not a copy of it.
+the template deploys (the event types and the prefix/suffix filter of each S3 event), not a copy of it. The layers
+are read from the built template for `sam local invoke` (see sam_local.invoke_command).
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,11 +17,12 @@ import yaml
 TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
 
 
-class TemplateLoader(yaml.SafeLoader):
-    """Reads CloudFormation's short tags (!Ref, !Sub, !If ...) as one-key mappings: {"Ref": ...}, {"If": ...}."""
+class TemplateLoader(yaml.CSafeLoader):
+    """Reads CloudFormation's short tags (!Ref, !Sub, !If ...) as one-key mappings: {"Ref": ...}, {"If": ...}.
+    libyaml's parser (PyYAML's wheels ship it): the built template is read on every `sam local invoke` here."""
 
 
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+def _tag(loader: yaml.CSafeLoader, suffix: str, node: yaml.Node) -> Any:
     if isinstance(node, yaml.ScalarNode):
         value: Any = loader.construct_scalar(node)
     elif isinstance(node, yaml.SequenceNode):
@@ -84,3 +87,44 @@ def s3_triggers(template: dict[str, Any]) -> list[S3Trigger]:
 
 def function_for(triggers: list[S3Trigger], configuration_id: str) -> str | None:
     return next((t.function for t in triggers if t.id == configuration_id), None)
+
+
+def function_layers(template: dict[str, Any], function: str) -> list[str]:
+    """The logical ids of ``function``'s layers in the order SAM CLI stacks them under /opt: Globals.Function.Layers
+    first (SAM prepends a global list), then the function's own. ValueError for anything but a Ref to a layer of
+    this template (an ARN, a condition): such a layer cannot be baked from the build folder."""
+    resources = template["Resources"]
+    if resources.get(function, {}).get("Type") != "AWS::Serverless::Function":
+        raise ValueError(f"{function} is not an AWS::Serverless::Function of the template")
+    global_layers = (template.get("Globals") or {}).get("Function", {}).get("Layers", [])
+    names = []
+    for layer in [*global_layers, *resources[function].get("Properties", {}).get("Layers", [])]:
+        name = layer.get("Ref") if isinstance(layer, dict) else None
+        if not isinstance(name, str) or resources.get(name, {}).get("Type") != "AWS::Serverless::LayerVersion":
+            raise ValueError(f"{function}: layer {layer!r} is not a Ref to an AWS::Serverless::LayerVersion")
+        names.append(name)
+    return names
+
+
+def layer_dir(template: dict[str, Any], layer: str, build_dir: Path) -> Path:
+    """Where `sam build` put a layer's files: its ContentUri, relative to the built template's folder."""
+    content = template["Resources"][layer].get("Properties", {}).get("ContentUri")
+    if not isinstance(content, str):
+        raise ValueError(f"{layer}: ContentUri {content!r} is not a folder of the build")
+    return build_dir / content
+
+
+def without_layers(template: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the template whose functions have no layers, neither their own nor Globals'."""
+    stripped = copy.deepcopy(template)
+    ((stripped.get("Globals") or {}).get("Function") or {}).pop("Layers", None)
+    for resource in stripped["Resources"].values():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            resource.get("Properties", {}).pop("Layers", None)
+    return stripped
+
+
+def dump(template: dict[str, Any]) -> str:
+    """YAML that SAM CLI reads back as the same template. Intrinsics stay as loaded: `sam build` writes the built
+    template in their long form (Ref, Fn::If ...), which the loader above leaves alone."""
+    return yaml.dump(template, Dumper=yaml.CSafeDumper, sort_keys=False, default_flow_style=False, width=1000)

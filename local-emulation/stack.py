@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -288,8 +289,11 @@ Invoke a function by hand against this stack:
 
 def invoke(stack: Stack, function: str, event: Path) -> int:
     """`sam local invoke` against the running stack; SAM's output as it comes, the function's answer on stdout."""
-    command = sam_local.local_command("invoke", stack.env_vars, stack.network, (), function, "-e", str(event))
-    print("$ AWS_ENDPOINT_URL_STS=" + stack.moto_url + " " + " ".join(command[1:]), file=sys.stderr, flush=True)
+    command = sam_local.invoke_command(function, event, stack.env_vars, stack.network)
+    program = Path(command[0])  # the command actually run, shown from the repo
+    shown = [str(program.relative_to(sam_local.REPO)) if program.is_relative_to(sam_local.REPO) else command[0]]
+    shown += command[1:]
+    print(f"$ AWS_ENDPOINT_URL_STS={stack.moto_url} {shlex.join(shown)}", file=sys.stderr, flush=True)
     return subprocess.run(command, cwd=sam_local.REPO, env=sam_local.sam_env(stack.moto_url), check=False).returncode
 
 
