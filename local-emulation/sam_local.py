@@ -400,7 +400,7 @@ def invoke(
     parameters: Sequence[str] = (),
 ) -> dict[str, Any]:
     """`sam local invoke`; returns the function's JSON answer. ``parameters`` are template parameter overrides
-    such as ``JoblibFallback=Enabled``."""
+    such as ``SnapStart=Enabled``."""
     return invoke_raw(
         function, event, env_vars, aws_endpoint=aws_endpoint, network=network, timeout=timeout, parameters=parameters
     ).answer
