@@ -88,7 +88,7 @@ def handle(body: dict[str, Any], message_id: str, triggers: list[sam_template.S3
             time.sleep(settings.retry_delay * 2 ** (attempt - 1))
         log(f"{message_id}: sam local invoke {function} for key {key!r} (attempt {attempt + 1})")
         try:
-            invocation = sam_local.invoke_raw(
+            invocation = sam_local.invoke(
                 function, event, settings.env_vars, aws_endpoint=settings.aws_endpoint, network=settings.network
             )
         except (sam_local.InvokeFailed, OSError, ValueError) as error:

@@ -361,7 +361,7 @@ def parse_report(stderr: str) -> dict[str, float]:
     return {"init_ms": float(init or 0), "duration_ms": float(duration)}
 
 
-def invoke_raw(
+def invoke(
     function: str,
     event: Path,
     env_vars: Path,
@@ -371,7 +371,8 @@ def invoke_raw(
     timeout: float = 400,
     parameters: Sequence[str] = (),
 ) -> Invocation:
-    """`sam local invoke`; the function's JSON answer is its last line of stdout."""
+    """`sam local invoke`: the function's JSON answer (its last line of stdout), the wall time and the runtime's
+    REPORT. ``parameters`` are template parameter overrides such as ``SnapStart=Enabled``."""
     started = time.perf_counter()
     result = subprocess.run(
         invoke_command(function, event, env_vars, network, parameters),
@@ -387,23 +388,6 @@ def invoke_raw(
     if result.returncode != 0 or not lines:
         raise InvokeFailed(f"sam local invoke {function} failed ({result.returncode}):\n{stderr[-3000:]}")
     return Invocation(json.loads(lines[-1]), wall, parse_report(stderr), stderr)
-
-
-def invoke(
-    function: str,
-    event: Path,
-    env_vars: Path,
-    *,
-    aws_endpoint: str,
-    network: str | None = None,
-    timeout: float = 400,
-    parameters: Sequence[str] = (),
-) -> dict[str, Any]:
-    """`sam local invoke`; returns the function's JSON answer. ``parameters`` are template parameter overrides
-    such as ``SnapStart=Enabled``."""
-    return invoke_raw(
-        function, event, env_vars, aws_endpoint=aws_endpoint, network=network, timeout=timeout, parameters=parameters
-    ).answer
 
 
 def spawn_start_api(

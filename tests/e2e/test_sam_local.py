@@ -64,14 +64,18 @@ def assert_seed_answer(body: dict[str, int]) -> None:
 
 
 def test_invoke_answers_the_seed_event(local_stack: Path, moto_url: str, built_artifact: publish.Artifact) -> None:
-    answer = sam_local.invoke("PredictFunction", EVENTS / "makecalc-seed.json", local_stack, aws_endpoint=moto_url)
+    answer = sam_local.invoke(
+        "PredictFunction", EVENTS / "makecalc-seed.json", local_stack, aws_endpoint=moto_url
+    ).answer
     assert answer["statusCode"] == 200
     assert answer["multiValueHeaders"]["X-Model-Version"] == [built_artifact.version]
     assert_seed_answer(json.loads(answer["body"]))
 
 
 def test_invoke_answers_a_bad_event_with_422(local_stack: Path, moto_url: str) -> None:
-    answer = sam_local.invoke("PredictFunction", EVENTS / "bad-weathersit.json", local_stack, aws_endpoint=moto_url)
+    answer = sam_local.invoke(
+        "PredictFunction", EVENTS / "bad-weathersit.json", local_stack, aws_endpoint=moto_url
+    ).answer
     assert answer["statusCode"] == 422
     assert json.loads(answer["body"])["details"][0]["field"] == "instances[0].weathersit"
 
