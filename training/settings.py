@@ -8,15 +8,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from bikecast.environment import EnvSettings
-from bikecast.registry import MODELS_PREFIX
-from bikecast.spec import DEFAULT_SPECS
+from bikecast.environment import ModelSettings
 
 
-class TrainSettings(EnvSettings):
+class TrainSettings(ModelSettings):
     bucket: str = Field(default="bikecast-models-local", alias="MODEL_BUCKET")
-    prefix: str = Field(default=MODELS_PREFIX, alias="MODEL_PREFIX")
-    specs: str = Field(default=DEFAULT_SPECS, alias="MODEL_SPECS")
     # The gate: a candidate may be this much worse (RMSE) than the accepted data alone on the most recent
     # accepted days the upload did not write ("trusted days"), judged on that many days.
     tolerance: float = Field(default=0.10, ge=0, alias="GATE_TOLERANCE")

@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from bikecast.registry import MODELS_PREFIX
+from bikecast.spec import DEFAULT_SPECS
 
 
 class EnvSettings(BaseModel):
@@ -17,3 +20,11 @@ class EnvSettings(BaseModel):
         """The settings from ``env``: variables that are unset or empty keep their defaults."""
         names = {info.alias for info in cls.model_fields.values()}
         return cls.model_validate({name: value for name, value in env.items() if name in names and value != ""})
+
+
+class ModelSettings(EnvSettings):
+    """What both functions read to find the models: the specs served and where their artifacts live. The bucket,
+    whose default differs between them, each declares itself."""
+
+    prefix: str = Field(default=MODELS_PREFIX, alias="MODEL_PREFIX")
+    specs: str = Field(default=DEFAULT_SPECS, alias="MODEL_SPECS")

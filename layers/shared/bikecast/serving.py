@@ -21,11 +21,11 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, BeforeValidator, Field
 
 from bikecast import artifact, rows
-from bikecast.environment import EnvSettings
-from bikecast.registry import MODELS_PREFIX, Layout, ModelRegistry, PointerInvalid
+from bikecast.environment import ModelSettings
+from bikecast.registry import Layout, ModelRegistry, PointerInvalid
 from bikecast.rows import Batch
 from bikecast.scoring import MAX_VALUE, Scorer, ServingInvalid
-from bikecast.spec import DEFAULT_SPECS, Contradiction, ModelSpec, load_specs
+from bikecast.spec import Contradiction, ModelSpec, load_specs
 from bikecast.store import S3Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -33,12 +33,10 @@ log = logging.getLogger(__name__)
 MAX_WARNINGS = 100
 
 
-class Settings(EnvSettings):
+class Settings(ModelSettings):
     """The predict function's settings, read once from its environment (names as in template.yaml)."""
 
     bucket: str = Field(default="", alias="MODEL_BUCKET")
-    prefix: str = Field(default=MODELS_PREFIX, alias="MODEL_PREFIX")
-    specs: str = Field(default=DEFAULT_SPECS, alias="MODEL_SPECS")
     max_batch_rows: int = Field(default=10_000, ge=1, alias="MAX_BATCH_ROWS")
     # Under Lambda's 6 MB synchronous payload limit; 10,000 rows of the documented API take about 1.8 MB.
     max_body_bytes: int = Field(default=5_000_000, ge=1, alias="MAX_BODY_BYTES")
